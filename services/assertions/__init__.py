@@ -1,0 +1,1 @@
+"""The assertions service: fetched upstream once, kept byte-exact, served from the database."""

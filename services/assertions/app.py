@@ -1,0 +1,16 @@
+"""Application factory of the assertions service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.app import Resources, create_service_app
+from shared.settings import Settings, load_settings
+
+SERVICE = "assertions"
+
+
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
+    """Build the assertions service; settings come from the environment unless given."""
+    settings = settings or load_settings()
+    return create_service_app(SERVICE, settings, resources=resources)

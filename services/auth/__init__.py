@@ -1,0 +1,1 @@
+"""The auth service: device sessions (nonces, sessions) and the device registry."""

@@ -1,0 +1,1 @@
+"""The downloads service: snap downloads: the verified local blob cache."""

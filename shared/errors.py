@@ -1,0 +1,144 @@
+"""Domain errors and the one place that maps them to HTTP, in the Store's error shape.
+
+Every error answer is ``{"error-list": [{"code": ..., "message": ...}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    400: "invalid-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    416: "range-not-satisfiable",
+    429: "too-many-requests",
+    502: "bad-gateway",
+    503: "service-unavailable",
+    504: "gateway-timeout",
+}
+
+
+class SnapProxyError(Exception):
+    """Base of all domain errors: an HTTP status, a Store error code and a message."""
+
+    status_code = 500
+    code = "internal-error"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class BadRequest(SnapProxyError):
+    status_code = 400
+    code = "invalid-request"
+
+
+class Unauthorized(SnapProxyError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotFound(SnapProxyError):
+    status_code = 404
+    code = "not-found"
+
+
+class PayloadTooLarge(SnapProxyError):
+    status_code = 413
+    code = "request-too-large"
+
+
+class UpstreamUnavailable(SnapProxyError):
+    status_code = 503
+    code = "upstream-unavailable"
+
+
+class UpstreamError(SnapProxyError):
+    status_code = 502
+    code = "upstream-error"
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"code": code, "message": message}
+    item.update(extra)
+    return {"error-list": [item]}
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message, **extra),
+        status_code=status_code,
+        media_type=media_type,
+        headers=headers,
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and HTTP errors to the Store's shape."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SnapProxyError)
+        if exc.status_code >= 500:
+            log.warning("request.failed", code=exc.code, error=exc.message)
+        return error_response(
+            exc.status_code, exc.code, exc.message, headers=exc.headers or None, **exc.extra
+        )
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(400, "invalid-request", _describe_validation(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.url.path}"
+        return error_response(
+            exc.status_code, code, message, headers=dict(exc.headers or {}) or None
+        )
+
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.crashed")
+        return error_response(500, "internal-error", "internal error; see the proxy's log")
+
+    app.add_exception_handler(SnapProxyError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

@@ -1,0 +1,91 @@
+"""Tables, grouped by the service that owns them. Only Alembic creates them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- revisions service -------------------------------------------------------------------------
+
+
+class SnapRevision(Base):
+    """A snap revision seen in an upstream answer: enough to fetch and verify its blob."""
+
+    __tablename__ = "snap_revisions"
+    __table_args__ = (UniqueConstraint("snap_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snap_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    architectures: Mapped[str] = mapped_column(String(256), default="")
+    sha3_384: Mapped[str] = mapped_column(String(96), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    upstream_url: Mapped[str] = mapped_column(Text)
+    snap_json: Mapped[str] = mapped_column(Text, default="{}")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SnapChannel(Base):
+    """Which revision a channel held for an architecture, when upstream last said so."""
+
+    __tablename__ = "snap_channels"
+    __table_args__ = (UniqueConstraint("snap_id", "architecture", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snap_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    architecture: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(128))
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- assertions service ------------------------------------------------------------------------
+
+
+class StoredAssertion(Base):
+    """An assertion exactly as upstream sent it; a newer revision replaces an older one."""
+
+    __tablename__ = "assertions"
+    __table_args__ = (UniqueConstraint("type", "primary_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    primary_key: Mapped[str] = mapped_column(String(1024))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    format: Mapped[int] = mapped_column(Integer, default=0)
+    authority_id: Mapped[str] = mapped_column(String(128), default="")
+    sign_key_sha3_384: Mapped[str] = mapped_column(String(128), default="")
+    encoded: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- auth service ------------------------------------------------------------------------------
+
+
+class Device(Base):
+    """A device that talked to the proxy: by serial when it has one, else by address and agent."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_key: Mapped[str] = mapped_column(String(512), unique=True)
+    brand_id: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    serial: Mapped[str | None] = mapped_column(String(256))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)

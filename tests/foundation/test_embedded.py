@@ -1,0 +1,73 @@
+"""The embedded default (``make run``): five services in one process, health through it."""
+
+from __future__ import annotations
+
+import subprocess
+
+from shared.settings import SERVICE_NAMES
+from tests.conftest import SNAP_PROXY
+
+
+def test_suite_check_reports_all_five(embedded_proxy):
+    with embedded_proxy.client() as client:
+        response = client.get("/_status/check")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["services"]) == set(SERVICE_NAMES)
+    for result in body["services"].values():
+        assert result["ok"] is True
+        assert result["checks"]["database"]["ok"] is True
+
+
+def test_each_service_reachable_by_status_path(embedded_proxy):
+    with embedded_proxy.client() as client:
+        for service in SERVICE_NAMES:
+            ping = client.get(f"/_status/{service}/ping")
+            assert ping.status_code == 200
+            assert ping.json()["service"] == service
+            assert client.head(f"/_status/{service}/ping").status_code == 200
+            check = client.get(f"/_status/{service}/check")
+            assert check.status_code == 200
+            assert check.json()["service"] == service
+
+
+def test_unknown_path_is_store_shaped_404(embedded_proxy):
+    with embedded_proxy.client() as client:
+        response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["error-list"][0]["code"] == "not-found"
+
+
+def test_request_id_is_carried(embedded_proxy):
+    with embedded_proxy.client() as client:
+        response = client.get("/_status/auth/ping", headers={"X-Request-Id": "abc-123"})
+        assert response.headers["x-request-id"] == "abc-123"
+        made_up = client.get("/_status/auth/ping").headers["x-request-id"]
+    assert len(made_up) == 32
+
+
+def test_status_command_shows_each_service_running(embedded_proxy):
+    result = subprocess.run(
+        [*SNAP_PROXY, "status", "--url", embedded_proxy.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**embedded_proxy.env, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for service in SERVICE_NAMES:
+        assert any(service in line and "running" in line for line in result.stdout.splitlines())
+    assert "not running" not in result.stdout
+
+
+def test_status_command_names_what_is_down(tmp_path):
+    result = subprocess.run(
+        [*SNAP_PROXY, "status", "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "SNAPPROXY_DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stdout.count("not running: not reachable") == len(SERVICE_NAMES)

@@ -1,0 +1,152 @@
+"""Real infrastructure for tests: PostgreSQL databases, memcached and disposable servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from shared.split import free_port
+
+PG_ADMIN_DSN = os.environ.get(
+    "SNAPPROXY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").exists()
+        else "15"
+    )
+    / "bin"
+)
+
+
+def wait_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+async def _admin(sql: str, dsn: str = PG_ADMIN_DSN) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_database(admin_dsn: str = PG_ADMIN_DSN, prefix: str = "snapproxy_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"', admin_dsn))
+    base = admin_dsn.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_dsn))
+
+
+@dataclass
+class Memcached:
+    """A memcached server of our own on a free loopback port."""
+
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = shutil.which("memcached") or "/usr/bin/memcached"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "-l",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "0",
+                "-m",
+                "64",
+                "-u",
+                "nobody",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@dataclass
+class PrivatePostgres:
+    """A disposable PostgreSQL server (its own data dir and port), to stop and start in tests."""
+
+    data_dir: Path
+    port: int
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.data_dir, "postgres", "postgres")
+            shutil.chown(self.data_dir.parent, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-N")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.data_dir / "server.log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+
+def new_private_postgres(base: Path) -> PrivatePostgres:
+    server = PrivatePostgres(data_dir=base / "pgdata", port=free_port())
+    server.init()
+    server.start()
+    return server
