@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +18,9 @@ from shared.health import Check, health_router
 from shared.logging import RequestIdMiddleware
 from shared.settings import Settings
 from shared.suite_status import suite_status_router
+from shared.upstream import Upstream
+
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 @dataclass
@@ -28,11 +31,13 @@ class Resources:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
+    upstream: Upstream
     peers: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         for client in self.peers.values():
             await client.aclose()
+        await self.upstream.aclose()
         await self.cache.close()
         await self.engine.dispose()
 
@@ -52,6 +57,7 @@ def create_resources(
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         cache=create_cache(settings.memcached_servers),
+        upstream=Upstream(settings.upstream_url, timeout=settings.upstream_timeout),
         peers=peers,
     )
 
@@ -73,10 +79,14 @@ def create_service_app(
     *,
     resources: Resources | None = None,
     extra_checks: dict[str, Check] | None = None,
+    informational_checks: dict[str, Check] | None = None,
+    lifespan_hooks: Iterable[LifespanHook] = (),
 ) -> FastAPI:
     """Build one service: health routes, error mapping, request ids, shared resources.
 
     When ``resources`` is given (the embedded default) the caller owns and closes them.
+    ``informational_checks`` are reported by ``/_status/check`` without failing it (the
+    upstream store: the proxy keeps serving what it has while the upstream is away).
     """
     owned = resources is None
     app_resources = resources or create_resources(settings, application_name=service)
@@ -84,7 +94,10 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for hook in lifespan_hooks:
+                    await stack.enter_async_context(hook(app))
+                yield
         finally:
             if owned:
                 await app_resources.aclose()
@@ -99,6 +112,7 @@ def create_service_app(
     app.state.service = service
     app.state.resources = app_resources
     app.state.checks = {**default_checks(app_resources), **(extra_checks or {})}
+    app.state.informational_checks = informational_checks or {}
     install_error_handlers(app)
     app.include_router(health_router(service))
     app.include_router(suite_status_router())

@@ -38,6 +38,8 @@ class SnapProxyError(Exception):
 
     status_code = 500
     code = "internal-error"
+    # The answer's Content-Type (snapd also accepts application/problem+json on not-found).
+    media_type = "application/json"
 
     def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(message)
@@ -117,7 +119,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code >= 500:
             log.warning("request.failed", code=exc.code, error=exc.message)
         return error_response(
-            exc.status_code, exc.code, exc.message, headers=exc.headers or None, **exc.extra
+            exc.status_code,
+            exc.code,
+            exc.message,
+            media_type=exc.media_type,
+            headers=exc.headers or None,
+            **exc.extra,
         )
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:

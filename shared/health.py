@@ -53,9 +53,12 @@ def health_router(service: str) -> APIRouter:
     @router.get("/check")
     async def check(request: Request) -> JSONResponse:
         checks: dict[str, Check] = request.app.state.checks
+        informational: dict[str, Check] = request.app.state.informational_checks
         timeout: float = request.app.state.resources.settings.check_timeout
-        results = await run_checks(checks, timeout)
-        healthy = all(result["ok"] for result in results.values())
+        results = await run_checks({**checks, **informational}, timeout)
+        healthy = all(results[name]["ok"] for name in checks)
+        for name in informational:
+            results[name]["required"] = False
         body = {
             "service": service,
             "version": __version__,

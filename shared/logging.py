@@ -58,7 +58,6 @@ class RequestIdMiddleware:
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         path: str = scope["path"]
-        structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         started = time.perf_counter()
         status = 0
 
@@ -71,18 +70,24 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if not path.startswith(_QUIET_PREFIXES) or status >= 500:
-                log.info(
-                    "request",
-                    method=scope["method"],
-                    path=path,
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
-            structlog.contextvars.unbind_contextvars("request_id", "service")
+        with structlog.contextvars.bound_contextvars(request_id=request_id, service=self.service):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                if not path.startswith(_QUIET_PREFIXES) or status >= 500:
+                    log.info(
+                        "request",
+                        method=scope["method"],
+                        path=path,
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    )
+
+
+def current_request_id() -> str | None:
+    """The request id bound to this request's log lines, to pass on to other services."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -89,3 +98,50 @@ class Device(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sessions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- downloads service -------------------------------------------------------------------------
+
+
+class CacheEntry(Base):
+    """A verified blob in the cache, content-addressed by its SHA3-384."""
+
+    __tablename__ = "cache_entries"
+
+    sha3_384: Mapped[str] = mapped_column(String(96), primary_key=True)
+    snap_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_access: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CacheFill(Base):
+    """A lease on filling one blob: exactly one owner fetches it upstream at a time."""
+
+    __tablename__ = "cache_fills"
+
+    sha3_384: Mapped[str] = mapped_column(String(96), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    partial_name: Mapped[str] = mapped_column(String(256))
+    size: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CacheCounter(Base):
+    """Hits, misses and bytes per snap (name ``*`` holds events not tied to one snap)."""
+
+    __tablename__ = "cache_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    misses: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_from_cache: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_from_upstream: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_fills: Mapped[int] = mapped_column(BigInteger, default=0)
+    evictions: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -5,6 +5,7 @@ Settings are built inside ``create_app()`` or a CLI command, never at import tim
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,20 @@ _DRIVERS = {
 
 class ConfigError(Exception):
     """A setting has a value that cannot work; the message names the setting."""
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str, setting: str) -> int:
+    """``50GiB``, ``500MB``, ``1024`` -> bytes; ConfigError naming ``setting`` otherwise."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ConfigError(f"{setting} has {text!r}; use a size such as 50GiB, 500MB or 1048576")
+    number, unit = float(match[1]), (match[2] or "").upper()
+    base = 1024 if "I" in unit else 1000
+    power = "BKMGT".index(unit[0]) if unit else 0
+    return int(number * base**power) if unit and unit[0] != "B" else int(number)
 
 
 class Settings(BaseSettings):
@@ -54,6 +69,24 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
     check_timeout: float = 2.0
+    upstream_timeout: float = 6.0
+    assertion_ttl: float = Field(
+        default=3600.0, description="seconds a stored assertion is served without asking upstream"
+    )
+    info_ttl: int = Field(default=60, description="seconds info and find answers are cached")
+    catalog_ttl: int = Field(default=3600, description="seconds sections and names are cached")
+    not_found_ttl: int = Field(default=30, description="seconds upstream 404s are cached")
+    stale_ttl: int = Field(default=7 * 86400, description="how long a last good answer is kept")
+    cache_max_size: str | None = Field(default=None, description="e.g. 50GiB; unset: no cap")
+    cache_min_free: str = Field(default="512MiB", description="free disk space to keep")
+    cdn_hosts: str = Field(
+        default="*.snapcraftcontent.com", description="host patterns blob redirects may go to"
+    )
+    fill_lease_timeout: float = Field(
+        default=10.0, description="seconds before a fill is taken over"
+    )
+    blob_read_timeout: float = Field(default=30.0, description="upstream blob read timeout")
+    accel_redirect: bool = Field(default=False, description="hits are sent by nginx")
     db_connect_timeout: float = 3.0
     startup_db_wait: float = 5.0
 
@@ -98,6 +131,20 @@ class Settings(BaseSettings):
         return servers
 
     @property
+    def cache_max_size_bytes(self) -> int | None:
+        if not self.cache_max_size:
+            return None
+        return parse_size(self.cache_max_size, "SNAPPROXY_CACHE_MAX_SIZE")
+
+    @property
+    def cache_min_free_bytes(self) -> int:
+        return parse_size(self.cache_min_free, "SNAPPROXY_CACHE_MIN_FREE")
+
+    @property
+    def cdn_host_patterns(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.cdn_hosts.split(",") if p.strip())
+
+    @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
@@ -105,6 +152,8 @@ class Settings(BaseSettings):
         """Raise ConfigError for the first setting that cannot work."""
         _ = self.sqlalchemy_url
         _ = self.memcached_servers
+        _ = self.cache_max_size_bytes
+        _ = self.cache_min_free_bytes
 
 
 def load_settings(**overrides: object) -> Settings:

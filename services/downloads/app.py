@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from services.downloads.admin import router as admin_router
+from services.downloads.blobcache import BlobCache
+from services.downloads.routes import router
+from services.downloads.service import Downloads
+from services.downloads.storage import LocalBlobStore
 from shared.app import Resources, create_service_app
 from shared.settings import Settings, load_settings
 
@@ -13,4 +21,19 @@ SERVICE = "downloads"
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
     """Build the downloads service; settings come from the environment unless given."""
     settings = settings or load_settings()
-    return create_service_app(SERVICE, settings, resources=resources)
+
+    @asynccontextmanager
+    async def blob_cache(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.blob_cache.aclose()
+
+    app = create_service_app(
+        SERVICE, settings, [router, admin_router], resources=resources, lifespan_hooks=[blob_cache]
+    )
+    store = LocalBlobStore(settings.cache_dir)
+    cache = BlobCache(settings, store, app.state.resources.sessionmaker)
+    app.state.blob_cache = cache
+    app.state.downloads = Downloads(app.state.resources, cache)
+    return app

@@ -1,0 +1,133 @@
+"""The revisions service's internal API: its messages, and the client other services use.
+
+Other services never read the revisions tables; they ask the revisions service (in-process
+when embedded, over loopback or the cluster network when split).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import BaseModel, Field
+
+from shared.logging import current_request_id
+
+log = structlog.get_logger(__name__)
+
+
+class RevisionIn(BaseModel):
+    snap_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+    revision: int = Field(ge=1)
+    architectures: list[str] = Field(default_factory=list)
+    sha3_384: str = Field(min_length=96, max_length=96)
+    size: int = Field(ge=0)
+    upstream_url: str = Field(min_length=1)
+    snap: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChannelIn(BaseModel):
+    snap_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+    architecture: str = Field(min_length=1, max_length=32)
+    channel: str = Field(min_length=1, max_length=128)
+    revision: int = Field(ge=1)
+
+
+class Observation(BaseModel):
+    """Revisions and channel positions seen in one upstream answer."""
+
+    revisions: list[RevisionIn] = Field(default_factory=list, max_length=1000)
+    channels: list[ChannelIn] = Field(default_factory=list, max_length=5000)
+
+
+class RevisionOut(BaseModel):
+    snap_id: str
+    name: str
+    revision: int
+    architectures: list[str]
+    sha3_384: str
+    size: int
+    upstream_url: str
+    snap: dict[str, Any]
+
+
+class ResolveQuery(BaseModel):
+    """Find a known revision: by snap-id or name, then by revision or channel."""
+
+    snap_id: str | None = None
+    name: str | None = None
+    architecture: str
+    channel: str | None = None
+    revision: int | None = None
+
+
+class ResolveRequest(BaseModel):
+    queries: list[ResolveQuery] = Field(max_length=1000)
+
+
+class ResolveAnswer(BaseModel):
+    results: list[RevisionOut | None]
+
+
+class RevisionsClient:
+    """Calls to the revisions service; failures are logged and answered as 'unknown'."""
+
+    def __init__(self, peers: dict[str, httpx.AsyncClient], timeout: float = 3.0) -> None:
+        self.peers = peers  # filled after the apps are built when embedded: look up late
+        self.timeout = timeout
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.peers["revisions"]
+
+    @staticmethod
+    def _headers(**extra: str) -> dict[str, str]:
+        request_id = current_request_id()
+        return {**extra, "X-Request-Id": request_id} if request_id else extra
+
+    async def record(self, observation: Observation) -> None:
+        if not observation.revisions and not observation.channels:
+            return
+        try:
+            response = await self.client.post(
+                "/_internal/observations",
+                content=observation.model_dump_json(),
+                headers=self._headers(**{"content-type": "application/json"}),
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("revisions.record_failed", error=str(exc) or type(exc).__name__)
+
+    async def get(self, snap_id: str, revision: int) -> RevisionOut | None:
+        try:
+            response = await self.client.get(
+                f"/_internal/revisions/{snap_id}/{revision}",
+                headers=self._headers(),
+                timeout=self.timeout,
+            )
+        except httpx.HTTPError as exc:
+            log.warning("revisions.lookup_failed", error=str(exc) or type(exc).__name__)
+            return None
+        if response.status_code != 200:
+            return None
+        return RevisionOut.model_validate_json(response.content)
+
+    async def resolve(self, queries: list[ResolveQuery]) -> list[RevisionOut | None]:
+        if not queries:
+            return []
+        try:
+            response = await self.client.post(
+                "/_internal/resolve",
+                content=ResolveRequest(queries=queries).model_dump_json(),
+                headers=self._headers(**{"content-type": "application/json"}),
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("revisions.resolve_failed", error=str(exc) or type(exc).__name__)
+            return [None] * len(queries)
+        return ResolveAnswer.model_validate_json(response.content).results
