@@ -127,6 +127,9 @@ http {{
             internal;
             alias {layout.cache_dir.rstrip("/")}/;
             default_type application/octet-stream;
+            etag off;
+            add_header ETag $upstream_http_etag always;
+            add_header X-Request-Id $snapproxy_request_id always;
         }}
 
         location / {{ {_json_error(404, "not-found", "no such endpoint")} }}

@@ -86,6 +86,7 @@ class SplitTopology:
             "SNAPPROXY_SERVICE_URLS": json.dumps(self.service_urls),
             "SNAPPROXY_DATA_DIR": data_dir,
             "SNAPPROXY_PUBLIC_URL": self.env.get("SNAPPROXY_PUBLIC_URL", self.gateway_url),
+            "SNAPPROXY_ACCEL_REDIRECT": "true",
         }
 
     def start_service(self, name: str, replica: int = 0) -> subprocess.Popen[bytes]:

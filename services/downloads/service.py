@@ -75,7 +75,7 @@ class Downloads:
         modified = format_datetime(hit.entry.stored_at, usegmt=True)
         if self.accel:
             headers = self._headers(revision, None, modified)
-            del headers["Content-Length"]
+            del headers["Content-Length"], headers["Accept-Ranges"]  # nginx sets both
             headers["X-Accel-Redirect"] = self.cache.store.accel_path(sha3)
             return Response(headers=headers, media_type=OCTET_STREAM)
         return FileResponse(

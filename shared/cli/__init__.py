@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from shared.cli import db, run, status
+from shared.cli import cache, db, run, status
 
 app = typer.Typer(
     name="snap-proxy",
@@ -18,6 +18,7 @@ app = typer.Typer(
 run.register(app)
 status.register(app)
 app.add_typer(db.app, name="db")
+app.add_typer(cache.app, name="cache")
 
 
 def main() -> None:
