@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from services.downloads.admin import router as admin_router
@@ -16,6 +17,7 @@ from shared.app import Resources, create_service_app
 from shared.settings import Settings, load_settings
 
 SERVICE = "downloads"
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
@@ -24,6 +26,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     @asynccontextmanager
     async def blob_cache(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await app.state.blob_cache.sweep_orphans()
+        except Exception as exc:  # the database may be away at start: sweep next time
+            log.warning("cache.sweep_failed", error=str(exc) or type(exc).__name__)
         try:
             yield
         finally:
@@ -35,5 +41,6 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     store = LocalBlobStore(settings.cache_dir)
     cache = BlobCache(settings, store, app.state.resources.sessionmaker)
     app.state.blob_cache = cache
+    app.state.checks["storage"] = cache.check_storage
     app.state.downloads = Downloads(app.state.resources, cache)
     return app

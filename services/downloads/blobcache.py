@@ -90,6 +90,27 @@ class BlobCache:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.aclose()
 
+    async def sweep_orphans(self) -> int:
+        """Delete partial files no live fill owns (left by a process that died)."""
+        async with self.sessionmaker() as session, session.begin():
+            live = {fill.partial_name for fill in await repo.all_fills(session)}
+        cutoff = time.time() - self.settings.fill_lease_timeout
+        removed = 0
+        for partial in self.store.partials_older_than(cutoff):
+            if partial.name not in live:
+                partial.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.info("cache.orphans_removed", count=removed)
+        return removed
+
+    async def check_storage(self) -> None:
+        """Health: the cache folder is writable and the disk is not past its reserve."""
+        self.store.check_writable()
+        free, reserve = self.store.free_bytes(), self.settings.cache_min_free_bytes
+        if free < reserve // 2:
+            raise RuntimeError(f"only {free} bytes free below the cache (reserve {reserve})")
+
     async def committed(self, sha3_384: str) -> CacheEntry | None:
         async with self.sessionmaker() as session, session.begin():
             entry = await repo.get_entry(session, sha3_384)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -149,9 +149,8 @@ async def release_fill(session: AsyncSession, sha3_384: str, owner: str) -> None
     )
 
 
-async def stale_fills(session: AsyncSession, older_than: timedelta) -> list[CacheFill]:
-    query = select(CacheFill).where(CacheFill.heartbeat_at < utcnow() - older_than)
-    return list((await session.execute(query)).scalars())
+async def all_fills(session: AsyncSession) -> list[CacheFill]:
+    return list((await session.execute(select(CacheFill))).scalars())
 
 
 # -- counters ----------------------------------------------------------------------------------

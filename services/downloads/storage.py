@@ -30,12 +30,18 @@ class BlobStore(Protocol):
 
     def partial_path(self, name: str) -> Path: ...
 
+    def partials_older_than(self, cutoff: float) -> list[Path]:
+        """Partial files last written before ``cutoff`` (a ``time.time()`` value)."""
+
     def commit(self, partial: Path, sha3_384: str) -> None:
         """Atomically make a verified partial file the committed blob."""
 
     def delete(self, sha3_384: str) -> None: ...
 
     def free_bytes(self) -> int: ...
+
+    def check_writable(self) -> None:
+        """Raise when new blobs cannot be written."""
 
 
 class LocalBlobStore:
@@ -77,6 +83,16 @@ class LocalBlobStore:
             raise ValueError(f"bad partial name {name!r}")
         return self.partials / name
 
+    def partials_older_than(self, cutoff: float) -> list[Path]:
+        old = []
+        for partial in self.partials.glob("*.part"):
+            try:
+                if partial.stat().st_mtime < cutoff:
+                    old.append(partial)
+            except FileNotFoundError:
+                continue
+        return old
+
     def commit(self, partial: Path, sha3_384: str) -> None:
         final = self.local_path(sha3_384)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -90,3 +106,7 @@ class LocalBlobStore:
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
+
+    def check_writable(self) -> None:
+        if not os.access(self.partials, os.W_OK):
+            raise RuntimeError(f"cache folder {self.partials} is not writable")
