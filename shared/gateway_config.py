@@ -111,6 +111,9 @@ http {{
         proxy_read_timeout 300s;
         add_header X-Request-Id $snapproxy_request_id always;
 
+        # nginx refuses malformed requests itself; say so in the Store's shape. (A named
+        # location does not work here: with an invalid URI nginx then answers 500.)
+        error_page 400 /_bad_request;
         error_page 413 @too_large;
         error_page 502 504 =503 @service_down;
 
@@ -133,6 +136,10 @@ http {{
         }}
 
         location / {{ {_json_error(404, "not-found", "no such endpoint")} }}
+        location = /_bad_request {{
+            internal;
+            {_json_error(400, "invalid-request", "malformed request")}
+        }}
         location @too_large {{ {_json_error(413, "request-too-large", "request body over 1 MiB")} }}
         location @service_down {{
             {_json_error(503, "service-unavailable", "a snapproxy service is not answering")}
