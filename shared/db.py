@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -60,6 +61,14 @@ async def ping_database(engine: AsyncEngine, timeout: float) -> None:
     """Run ``SELECT 1``; raise on failure or when it takes longer than ``timeout``."""
     async with asyncio.timeout(timeout), engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+def insert_for(session: AsyncSession, model: type[Base]) -> Any:
+    """An INSERT with ``on_conflict_do_update``/``nothing`` for the session's dialect: the two
+    databases snapproxy runs on (PostgreSQL, SQLite) spell upserts the same way."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

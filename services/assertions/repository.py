@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.models import StoredAssertion
 
 _UPDATED = (
@@ -20,13 +19,6 @@ _UPDATED = (
     "encoded",
     "fetched_at",
 )
-
-
-def _insert(session: AsyncSession) -> Any:
-    """An INSERT with ON CONFLICT support for the session's dialect (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(StoredAssertion)
-    return sqlite.insert(StoredAssertion)
 
 
 async def get(session: AsyncSession, type_name: str, primary_key: str) -> StoredAssertion | None:
@@ -84,7 +76,7 @@ async def upsert(
     fetched_at: datetime,
 ) -> None:
     """Store an assertion; an equal or newer revision replaces the stored one, an older not."""
-    statement = _insert(session).values(
+    statement = insert_for(session, StoredAssertion).values(
         type=type_name,
         primary_key=primary_key,
         revision=revision,

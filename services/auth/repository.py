@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.models import Device
 
 
@@ -66,20 +66,12 @@ class DeviceRepository:
     async def record(self, sighting: DeviceSighting) -> None:
         """Insert the device, or update the row with the same device_key."""
         values = _values(sighting)
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            pg_insert = postgresql.insert(Device).values(values)
-            statement: Any = pg_insert.on_conflict_do_update(
-                index_elements=[Device.device_key], set_=_updates(pg_insert.excluded)
+        insert = insert_for(self.session, Device).values(values)
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[Device.device_key], set_=_updates(insert.excluded)
             )
-        elif dialect == "sqlite":
-            lite_insert = sqlite.insert(Device).values(values)
-            statement = lite_insert.on_conflict_do_update(
-                index_elements=[Device.device_key], set_=_updates(lite_insert.excluded)
-            )
-        else:  # pragma: no cover - settings only allow the two
-            raise RuntimeError(f"unsupported database dialect {dialect!r}")
-        await self.session.execute(statement)
+        )
 
     async def most_recent(self, limit: int) -> Sequence[Device]:
         """Devices by last_seen, newest first."""

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.models import SnapChannel, SnapRevision, utcnow
 from shared.revisions_api import ChannelIn, RevisionIn
-
-
-def _insert(session: AsyncSession, model: type[SnapRevision] | type[SnapChannel]) -> Any:
-    """An INSERT with ON CONFLICT support for the session's dialect (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
 
 
 async def upsert_revisions(session: AsyncSession, revisions: Sequence[RevisionIn]) -> None:
@@ -36,7 +28,7 @@ async def upsert_revisions(session: AsyncSession, revisions: Sequence[RevisionIn
             "first_seen": now,
             "last_seen": now,
         }
-        statement = _insert(session, SnapRevision).values(**values)
+        statement = insert_for(session, SnapRevision).values(**values)
         update = {k: statement.excluded[k] for k in ("name", "upstream_url", "last_seen")}
         if item.snap:
             update["snap_json"] = statement.excluded.snap_json
@@ -50,7 +42,7 @@ async def upsert_revisions(session: AsyncSession, revisions: Sequence[RevisionIn
 async def upsert_channels(session: AsyncSession, channels: Sequence[ChannelIn]) -> None:
     now = utcnow()
     for item in channels:
-        statement = _insert(session, SnapChannel).values(
+        statement = insert_for(session, SnapChannel).values(
             snap_id=item.snap_id,
             name=item.name,
             architecture=item.architecture,

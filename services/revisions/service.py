@@ -17,6 +17,9 @@ from shared.revisions_api import (
     RevisionOut,
 )
 
+# Revisions are stored as 32-bit integers (PostgreSQL INTEGER); a larger number names none.
+MAX_REVISION = 2**31 - 1
+
 
 def _out(row: SnapRevision) -> RevisionOut:
     snap: dict[str, Any] = json.loads(row.snap_json or "{}")
@@ -40,7 +43,9 @@ async def record(session: AsyncSession, observation: Observation) -> None:
 
 
 async def get(session: AsyncSession, snap_id: str, revision: int) -> RevisionOut:
-    row = await repository.get_revision(session, snap_id, revision)
+    row = None
+    if 0 < revision <= MAX_REVISION:
+        row = await repository.get_revision(session, snap_id, revision)
     if row is None:
         raise NotFound(f"revision {revision} of snap {snap_id} is not known")
     return _out(row)
@@ -49,6 +54,8 @@ async def get(session: AsyncSession, snap_id: str, revision: int) -> RevisionOut
 async def resolve(session: AsyncSession, query: ResolveQuery) -> RevisionOut | None:
     """The recorded revision a device would get for ``query``, or None."""
     if query.revision is not None:
+        if not 0 < query.revision <= MAX_REVISION:
+            return None
         if query.snap_id:
             row = await repository.get_revision(session, query.snap_id, query.revision)
         elif query.name:
