@@ -98,3 +98,13 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     }
     await send(start)
     await send({"type": "http.response.body", "body": payload})
+
+
+def create_embedded_app() -> EmbeddedGateway:
+    """Factory for ASGI servers started by import path (settings from the environment)."""
+    from shared.logging import configure_logging
+    from shared.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return EmbeddedGateway(settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import os
 from pathlib import Path
 
 import typer
@@ -12,6 +14,12 @@ from shared.gateway_config import compose_layout, render_nginx_conf
 from shared.logging import configure_logging
 from shared.preflight import PreflightError, check_ready_to_serve
 from shared.settings import SERVICE_NAMES, Settings
+
+
+class Server(enum.StrEnum):
+    granian = "granian"
+    uvicorn = "uvicorn"
+
 
 CLIENT_HINT = """\
 snapproxy is listening on http://{host}:{port}/ (all five services in one process)
@@ -31,19 +39,43 @@ def _preflight(settings: Settings) -> None:
 def serve(
     host: str = typer.Option(None, help="Address to listen on [SNAPPROXY_HOST]."),
     port: int = typer.Option(None, help="Port to listen on [SNAPPROXY_PORT]."),
+    server: Server = typer.Option(
+        Server.granian,
+        help="ASGI server: granian sends cached files with the pathsend extension (as fast "
+        "as nginx); uvicorn copies them through Python.",
+    ),
 ) -> None:
     """Run the whole suite in one process (the embedded default)."""
     settings = settings_or_exit(host=host, port=port)
     configure_logging(settings.log_format, settings.log_level)
     _preflight(settings)
-    from shared.embedded import EmbeddedGateway
-
-    gateway = EmbeddedGateway(settings)
     public = settings.public_url or f"http://{settings.host}:{settings.port}"
     typer.echo(CLIENT_HINT.format(host=settings.host, port=settings.port, public=public))
-    uvicorn.run(
-        gateway, host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
+    target = "shared.embedded:create_embedded_app"
+    if server is Server.uvicorn:
+        uvicorn.run(
+            target,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    # The worker builds the app from the environment: hand it the options given here.
+    os.environ["SNAPPROXY_HOST"], os.environ["SNAPPROXY_PORT"] = settings.host, str(settings.port)
+    Granian(
+        target,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        log_level=LogLevels.warning,
+    ).serve()
 
 
 def serve_service(
