@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,10 @@ from shared.revisions_api import Observation, ResolveQuery, RevisionOut
 log = structlog.get_logger(__name__)
 
 ACTIONS = ("install", "download", "refresh", "fetch-assertions")
+# A snap name as snapd validates it before sending (lowercase, digits, single hyphens).
+SNAP_NAME = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){0,39}$")
+# Revisions are stored as 32-bit integers; larger numbers name no revision.
+MAX_REVISION = 2**31 - 1
 
 
 def _require(condition: bool, message: str) -> None:
@@ -27,11 +32,19 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_revision(value: Any) -> bool:
+    return _is_int(value) and 0 < value <= MAX_REVISION
+
+
 def parse_refresh_request(body: bytes) -> dict[str, Any]:
     """The decoded request, or BadRequest saying what is wrong with it."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(document, dict):
         raise BadRequest("request body must be a JSON object")
@@ -43,7 +56,13 @@ def parse_refresh_request(body: bytes) -> dict[str, Any]:
         _require(isinstance(item, dict), "each context entry must be an object")
         _require(isinstance(item.get("snap-id"), str), "context entries need a snap-id")
         _require(isinstance(item.get("instance-key"), str), "context entries need an instance-key")
-        _require(_is_int(item.get("revision")), "context revision must be an integer")
+        revision = item.get("revision")
+        _require(
+            _is_int(revision) and abs(revision) <= MAX_REVISION,
+            "context revision must be a revision number",
+        )
+        tracking = item.get("tracking-channel")
+        _require(tracking is None or isinstance(tracking, str), "tracking-channel must be a string")
     for action in actions:
         _require(isinstance(action, dict), "each action must be an object")
         kind = action.get("action")
@@ -57,10 +76,11 @@ def parse_refresh_request(body: bytes) -> dict[str, Any]:
             _require(isinstance(action.get("snap-id"), str), "refresh needs a snap-id")
         else:
             _require(isinstance(action.get("name"), str), f"{kind} needs a name")
+            _require(bool(SNAP_NAME.match(action["name"])), f"{kind} has an invalid snap name")
         for field, valid in (
-            ("channel", lambda v: isinstance(v, str)),
-            ("revision", lambda v: _is_int(v) and v > 0),
-            ("cohort-key", lambda v: isinstance(v, str)),
+            ("channel", _is_str),
+            ("revision", _is_revision),
+            ("cohort-key", _is_str),
         ):
             if action.get(field) is not None:
                 _require(valid(action[field]), f"{kind} has an invalid {field}")

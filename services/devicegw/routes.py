@@ -11,7 +11,8 @@ from services.devicegw.client_setup import client_setup_script
 from services.devicegw.service import DeviceGateway
 
 
-def get_gateway(request: Request) -> DeviceGateway:
+async def get_gateway(request: Request) -> DeviceGateway:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, on every request.
     gateway: DeviceGateway = request.app.state.gateway
     return gateway
 

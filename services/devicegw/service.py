@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from fastapi import Request, Response
 
 from services.devicegw.refresh import (
+    SNAP_NAME,
     offline_answer,
     offline_queries,
     parse_refresh_request,
@@ -21,8 +21,6 @@ from shared.errors import BadRequest, NotFound, UpstreamUnavailable
 from shared.http import public_base_url, read_limited_body
 from shared.revisions_api import RevisionsClient
 from shared.upstream import relayed_headers, response_headers
-
-SNAP_NAME = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){0,39}$")
 
 
 def device_architecture(request: Request) -> str | None:

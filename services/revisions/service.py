@@ -14,11 +14,14 @@ from shared.models import SnapRevision
 from shared.revisions_api import (
     Observation,
     ResolveQuery,
+    RevisionIn,
     RevisionOut,
 )
 
 # Revisions are stored as 32-bit integers (PostgreSQL INTEGER); a larger number names none.
 MAX_REVISION = 2**31 - 1
+MAX_SIZE = 2**63 - 1  # BIGINT
+MAX_ARCHITECTURES = 256  # characters of the comma-joined list (the column's width)
 
 
 def _out(row: SnapRevision) -> RevisionOut:
@@ -35,11 +38,21 @@ def _out(row: SnapRevision) -> RevisionOut:
     )
 
 
+def _storable(item: RevisionIn) -> bool:
+    return (
+        item.revision <= MAX_REVISION
+        and item.size <= MAX_SIZE
+        and len(",".join(item.architectures)) <= MAX_ARCHITECTURES
+    )
+
+
 async def record(session: AsyncSession, observation: Observation) -> None:
-    await repository.upsert_revisions(session, observation.revisions)
-    for channel in observation.channels:
+    """Store what an answer showed; what no column can hold names no real revision: skipped."""
+    await repository.upsert_revisions(session, [r for r in observation.revisions if _storable(r)])
+    channels = [c for c in observation.channels if c.revision <= MAX_REVISION]
+    for channel in channels:
         channel.channel = normalize_channel(channel.channel)
-    await repository.upsert_channels(session, observation.channels)
+    await repository.upsert_channels(session, channels)
 
 
 async def get(session: AsyncSession, snap_id: str, revision: int) -> RevisionOut:
