@@ -6,6 +6,8 @@ when embedded, over loopback or the cluster network when split).
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -72,12 +74,46 @@ class ResolveAnswer(BaseModel):
     results: list[RevisionOut | None]
 
 
+def _revision_key(item: RevisionIn) -> tuple[object, ...]:
+    return ("r", item.snap_id, item.revision, item.sha3_384, item.upstream_url, bool(item.snap))
+
+
+def _channel_key(item: ChannelIn) -> tuple[object, ...]:
+    return ("c", item.snap_id, item.architecture, item.channel, item.revision)
+
+
+class RecentSet:
+    """Keys seen within the last ``ttl`` seconds (bounded; oldest forgotten first)."""
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._seen: OrderedDict[tuple[object, ...], float] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        seen_at = self._seen.get(key)  # type: ignore[call-overload]
+        return seen_at is not None and time.monotonic() - seen_at < self.ttl
+
+    def add_all(self, keys: list[tuple[object, ...]]) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+
+
 class RevisionsClient:
     """Calls to the revisions service; failures are logged and answered as 'unknown'."""
 
-    def __init__(self, peers: dict[str, httpx.AsyncClient], timeout: float = 3.0) -> None:
+    def __init__(
+        self, peers: dict[str, httpx.AsyncClient], timeout: float = 3.0, remember: float = 60.0
+    ) -> None:
         self.peers = peers  # filled after the apps are built when embedded: look up late
         self.timeout = timeout
+        # What this process recorded lately: most refreshes repeat what the last one said,
+        # and writing it again on every device request is the refresh path's main cost.
+        self.recent = RecentSet(remember)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -89,8 +125,11 @@ class RevisionsClient:
         return {**extra, "X-Request-Id": request_id} if request_id else extra
 
     async def record(self, observation: Observation) -> None:
-        if not observation.revisions and not observation.channels:
+        revisions = [r for r in observation.revisions if _revision_key(r) not in self.recent]
+        channels = [c for c in observation.channels if _channel_key(c) not in self.recent]
+        if not revisions and not channels:
             return
+        observation = Observation(revisions=revisions, channels=channels)
         try:
             response = await self.client.post(
                 "/_internal/observations",
@@ -101,6 +140,9 @@ class RevisionsClient:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             log.warning("revisions.record_failed", error=str(exc) or type(exc).__name__)
+            return
+        self.recent.add_all([_revision_key(r) for r in revisions])
+        self.recent.add_all([_channel_key(c) for c in channels])
 
     async def get(self, snap_id: str, revision: int) -> RevisionOut | None:
         try:

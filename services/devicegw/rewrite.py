@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +52,7 @@ def rewrite_snap(
                     sha3_384=sha3,
                     size=size,
                     upstream_url=url,
-                    snap=copy.deepcopy(snap),
+                    snap={**snap, "download": dict(download)},  # before the rewrite below
                 )
             )
         download["url"] = base_url + download_path(sid, revision)
