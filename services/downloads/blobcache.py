@@ -136,14 +136,17 @@ class BlobCache:
             async with self.sessionmaker() as session, session.begin():
                 claimed = await repo.try_claim_fill(session, lease)
                 current = None if claimed else await repo.get_fill(session, sha3)
-                if current is not None and current.heartbeat_at < utcnow() - self.lease_timeout:
+                stale_before = utcnow() - self.lease_timeout
+                if current is not None and repo.as_utc(current.heartbeat_at) < stale_before:
+                    # Read before stealing: the UPDATE refreshes ``current`` in the session.
+                    dead_owner, dead_partial = current.owner, current.partial_name
                     claimed = await repo.steal_stale_fill(
-                        session, sha3, current.owner, utcnow() - self.lease_timeout, lease
+                        session, sha3, dead_owner, stale_before, lease
                     )
                     if claimed:
-                        log.warning("cache.fill_taken_over", sha3=sha3[:16], dead=current.owner)
+                        log.warning("cache.fill_taken_over", sha3=sha3[:16], dead=dead_owner)
                         with contextlib.suppress(ValueError, OSError):
-                            self.store.partial_path(current.partial_name).unlink(missing_ok=True)
+                            self.store.partial_path(dead_partial).unlink(missing_ok=True)
             if claimed:
                 return Filling(partial, self.owner, self._start_fill(revision, partial))
             if current is not None:
