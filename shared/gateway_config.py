@@ -40,7 +40,11 @@ def _route_locations() -> list[str]:
     for route in ROUTES:
         buffering = ""
         if route.service == "downloads":
-            buffering = " proxy_buffering off; proxy_request_buffering off;"
+            # Misses stream as they arrive; big reads keep the relay cheap for many clients.
+            buffering = (
+                " proxy_buffering off; proxy_request_buffering off;"
+                " proxy_buffer_size 256k; proxy_buffers 4 256k; proxy_busy_buffers_size 512k;"
+            )
         target = f"proxy_pass http://{route.service};{buffering}"
         lines.append(f"        location ^~ {route.prefix} {{ {target} }}")
     return lines

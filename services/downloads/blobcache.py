@@ -162,19 +162,37 @@ class BlobCache:
         task.add_done_callback(self.tasks.discard)
         return local
 
+    async def _heartbeat(self, sha3: str, fill: asyncio.Task[None]) -> None:
+        """Keep the lease alive while the fill runs, progress or not (a slow upstream must
+        not let another process take over a live fill); cancel the fill if it is lost."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    alive = await repo.beat(session, sha3, self.owner)
+            except Exception as exc:  # database away: the lease may lapse; keep trying
+                log.warning("cache.heartbeat_failed", error=str(exc) or type(exc).__name__)
+                continue
+            if not alive:
+                log.warning("cache.fill_lease_lost", sha3=sha3[:16])
+                fill.cancel()
+                return
+
     async def _fill(self, revision: RevisionOut, local: LocalFill) -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        heartbeat = asyncio.create_task(self._heartbeat(revision.sha3_384, current))
+        try:
+            await self._fetch_and_commit(revision, local)
+        finally:
+            heartbeat.cancel()
+
+    async def _fetch_and_commit(self, revision: RevisionOut, local: LocalFill) -> None:
         sha3, name = revision.sha3_384, revision.name
-        last_beat = time.monotonic()
 
         async def progress(written: int) -> None:
-            nonlocal last_beat
             local.written = written
             await local.notify()
-            if time.monotonic() - last_beat >= HEARTBEAT_EVERY:
-                last_beat = time.monotonic()
-                async with self.sessionmaker() as session, session.begin():
-                    if not await repo.beat(session, sha3, self.owner):
-                        raise FillError("lost the fill lease")
 
         allowed = {self.upstream_host, (urlsplit(revision.upstream_url).hostname or "").lower()}
         try:

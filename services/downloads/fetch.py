@@ -75,7 +75,7 @@ async def stream_to_file(
     written = 0
     try:
         with partial.open("wb") as out:
-            async for chunk in response.aiter_bytes(CHUNK):
+            async for chunk in response.aiter_bytes():  # as received: first bytes flow at once
                 written += len(chunk)
                 if written > size:
                     raise FillError(f"upstream sent more than the {size} bytes recorded")

@@ -7,10 +7,12 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from services.downloads import repository as repo
 from services.downloads.fetch import CHUNK, FillError
+from shared.models import utcnow
 
 if TYPE_CHECKING:
     from services.downloads.blobcache import BlobCache, Filling
@@ -20,11 +22,13 @@ CHECK_OWNER_EVERY = 0.5
 
 
 async def _fill_state(cache: BlobCache, sha3_384: str, owner: str) -> str:
-    """``filling`` (same owner), ``committed``, or ``failed``."""
+    """``filling`` (same owner, still beating), ``committed``, or ``failed`` (including an
+    owner that stopped beating: the client's retry will take the fill over)."""
     async with cache.sessionmaker() as session, session.begin():
         lease = await repo.get_fill(session, sha3_384)
         if lease is not None and lease.owner == owner:
-            return "filling"
+            stale_before = utcnow() - timedelta(seconds=cache.settings.fill_lease_timeout)
+            return "filling" if repo.as_utc(lease.heartbeat_at) >= stale_before else "failed"
     return "committed" if cache.store.exists(sha3_384) else "failed"
 
 
