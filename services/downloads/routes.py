@@ -18,13 +18,13 @@ DownloadsDep = Annotated[Downloads, Depends(get_downloads)]
 router = APIRouter()
 
 
-@router.api_route(
-    "/api/v1/snaps/download/{filename}", methods=["GET", "HEAD"], summary="Download a snap"
-)
+@router.get("/api/v1/snaps/download/{filename}", summary="Download a snap")
+@router.head("/api/v1/snaps/download/{filename}", summary="A snap download's headers")
 async def download(filename: str, request: Request, downloads: DownloadsDep) -> Response:
     return await downloads.serve(request, filename)
 
 
-@router.api_route("/download/{filename}", methods=["GET", "HEAD"], summary="Download a snap")
+@router.get("/download/{filename}", summary="Download a snap")
+@router.head("/download/{filename}", summary="A snap download's headers")
 async def download_short(filename: str, request: Request, downloads: DownloadsDep) -> Response:
     return await downloads.serve(request, filename)
