@@ -178,16 +178,19 @@ class BlobCache:
                 fill.cancel()
                 return
 
-    async def _fill(self, revision: RevisionOut, local: LocalFill) -> None:
-        current = asyncio.current_task()
-        assert current is not None
-        heartbeat = asyncio.create_task(self._heartbeat(revision.sha3_384, current))
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, sha3: str) -> AsyncIterator[None]:
+        """Beat the lease while the body is fetched; stop before the commit releases it (a
+        beat after the release would find no lease and cancel a fill that succeeded)."""
+        fill = asyncio.current_task()
+        assert fill is not None
+        heartbeat = asyncio.create_task(self._heartbeat(sha3, fill))
         try:
-            await self._fetch_and_commit(revision, local)
+            yield
         finally:
             heartbeat.cancel()
 
-    async def _fetch_and_commit(self, revision: RevisionOut, local: LocalFill) -> None:
+    async def _fill(self, revision: RevisionOut, local: LocalFill) -> None:
         sha3, name = revision.sha3_384, revision.name
 
         async def progress(written: int) -> None:
@@ -197,19 +200,24 @@ class BlobCache:
         allowed = {self.upstream_host, (urlsplit(revision.upstream_url).hostname or "").lower()}
         try:
             await self.evictor.make_room(revision.size, keep=sha3)
-            response = await open_upstream_blob(
-                self.client,
-                revision.upstream_url,
-                allowed_hosts=allowed,
-                cdn_patterns=self.settings.cdn_host_patterns,
-                headers={"User-Agent": "snapproxy"},
-            )
-            try:
-                await stream_to_file(
-                    response, local.partial, size=revision.size, sha3_384=sha3, on_progress=progress
+            async with self._lease_kept(sha3):
+                response = await open_upstream_blob(
+                    self.client,
+                    revision.upstream_url,
+                    allowed_hosts=allowed,
+                    cdn_patterns=self.settings.cdn_host_patterns,
+                    headers={"User-Agent": "snapproxy"},
                 )
-            finally:
-                await response.aclose()
+                try:
+                    await stream_to_file(
+                        response,
+                        local.partial,
+                        size=revision.size,
+                        sha3_384=sha3,
+                        on_progress=progress,
+                    )
+                finally:
+                    await response.aclose()
             await asyncio.to_thread(self.store.commit, local.partial, sha3)
             async with self.sessionmaker() as session, session.begin():
                 await repo.add_entry(
