@@ -17,8 +17,6 @@ from pymemcache.client.hash import HashClient
 
 log = structlog.get_logger(__name__)
 
-MAX_KEY_LENGTH = 250
-
 
 def cache_key(*parts: str) -> str:
     """A memcached-safe key: readable prefix, hashed when long or unsafe."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -90,12 +89,6 @@ def parse_refresh_request(body: bytes) -> dict[str, Any]:
         "fields must be a list of strings",
     )
     return document
-
-
-@dataclass
-class RefreshAnswer:
-    document: dict[str, Any]
-    observation: Observation
 
 
 def rewrite_refresh_answer(
