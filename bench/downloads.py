@@ -52,10 +52,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from shared import migrate  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.split import SplitTopology, free_port, wait_http_ok  # noqa: E402
-from tests.support.infra import Memcached, fresh_database  # noqa: E402
+from shared.split import free_port, wait_http_ok  # noqa: E402
+from tests.support.infra import proxy_env, running_split  # noqa: E402
 from tests.support.sim import SimHandle, start_simulator  # noqa: E402
 
 MIB = 1024 * 1024
@@ -240,12 +238,6 @@ class PeakRss:
 # -- the processes under test -----------------------------------------------------------------
 
 
-def proxy_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPPROXY_")}
-    env.update(values)
-    return env
-
-
 @dataclass
 class Target:
     """Something that serves blobs: a name, a base URL, the pids doing the work."""
@@ -310,39 +302,25 @@ def embedded(work: Path, name: str, upstream: str, server: str = "granian") -> I
 
 @contextlib.contextmanager
 def split(work: Path, upstream: str) -> Iterator[Target]:
-    memcached = Memcached(port=free_port())
-    memcached.start()
-    try:
-        with fresh_database(prefix="snapproxy_bench") as url:
-            migrate.upgrade(Settings(database_url=url))
-            topology = SplitTopology(
-                workdir=work / "split",
-                extra_env=proxy_env(
-                    SNAPPROXY_DATABASE_URL=url,
-                    SNAPPROXY_MEMCACHED=memcached.address,
-                    SNAPPROXY_DATA_DIR=str(work / "split-data"),
-                    SNAPPROXY_UPSTREAM_URL=upstream,
-                    SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
-                    SNAPPROXY_LOG_LEVEL="warning",
-                ),
+    with running_split(
+        work / "split",
+        work / "split-data",
+        db_prefix="snapproxy_bench",
+        SNAPPROXY_UPSTREAM_URL=upstream,
+        SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
+        SNAPPROXY_LOG_LEVEL="warning",
+    ) as topology:
+        assert topology.nginx is not None
+        downloads = topology.processes["downloads"][0].pid
+        with _admin_client(topology.gateway_url) as admin:
+            yield Target(
+                "split gateway (nginx X-Accel)",
+                topology.gateway_url,
+                [topology.nginx.pid, downloads],
+                downloads,
+                admin,
+                {"cache_dir": work / "split-data" / "cache"},
             )
-            try:
-                topology.start()
-                assert topology.nginx is not None
-                downloads = topology.processes["downloads"][0].pid
-                with _admin_client(topology.gateway_url) as admin:
-                    yield Target(
-                        "split gateway (nginx X-Accel)",
-                        topology.gateway_url,
-                        [topology.nginx.pid, downloads],
-                        downloads,
-                        admin,
-                        {"cache_dir": work / "split-data" / "cache"},
-                    )
-            finally:
-                topology.stop()
-    finally:
-        memcached.stop()
 
 
 NGINX_DIRECT = """\

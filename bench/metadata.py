@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from shared.split import free_port, wait_http_ok  # noqa: E402
+from tests.support.infra import proxy_env  # noqa: E402
 from tests.support.sim import SimHandle, start_simulator  # noqa: E402
 
 SNAP_PROXY = [sys.executable, "-m", "shared.cli"]
@@ -61,12 +62,6 @@ STORE = "store (sim)"
 # -- the processes under test ---------------------------------------------------------------
 
 
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPPROXY_")}
-    env.update(values)
-    return env
-
-
 @dataclass
 class Target:
     """A server under test: where it listens and the processes whose CPU time it uses."""
@@ -91,7 +86,7 @@ class Target:
 @contextlib.contextmanager
 def embedded_proxy(work: Path, upstream: str, log_level: str, server: str) -> Iterator[Target]:
     port = free_port()
-    env = _env(
+    env = proxy_env(
         SNAPPROXY_DATA_DIR=str(work / "embedded"),
         SNAPPROXY_PORT=str(port),
         SNAPPROXY_UPSTREAM_URL=upstream,
@@ -116,36 +111,19 @@ def embedded_proxy(work: Path, upstream: str, log_level: str, server: str) -> It
 
 @contextlib.contextmanager
 def split_proxy(work: Path, upstream: str, log_level: str) -> Iterator[Target]:
-    from shared import migrate
-    from shared.settings import Settings
-    from shared.split import SplitTopology
-    from tests.support.infra import Memcached, fresh_database
+    from tests.support.infra import running_split
 
-    memcached = Memcached(port=free_port())
-    memcached.start()
-    try:
-        with fresh_database(prefix="snapproxy_bench") as database:
-            migrate.upgrade(Settings(database_url=database))
-            topology = SplitTopology(
-                workdir=work / "split",
-                extra_env=_env(
-                    SNAPPROXY_DATABASE_URL=database,
-                    SNAPPROXY_MEMCACHED=memcached.address,
-                    SNAPPROXY_DATA_DIR=str(work / "split-data"),
-                    SNAPPROXY_UPSTREAM_URL=upstream,
-                    SNAPPROXY_INFO_TTL="3600",
-                    SNAPPROXY_LOG_LEVEL=log_level,
-                ),
-            )
-            topology.start()
-            try:
-                pids = [p.pid for group in topology.processes.values() for p in group]
-                pids += [topology.nginx.pid] if topology.nginx else []
-                yield Target(topology.gateway_url, "proxy split", pids)
-            finally:
-                topology.stop()
-    finally:
-        memcached.stop()
+    with running_split(
+        work / "split",
+        work / "split-data",
+        db_prefix="snapproxy_bench",
+        SNAPPROXY_UPSTREAM_URL=upstream,
+        SNAPPROXY_INFO_TTL="3600",
+        SNAPPROXY_LOG_LEVEL=log_level,
+    ) as topology:
+        pids = [p.pid for group in topology.processes.values() for p in group]
+        pids += [topology.nginx.pid] if topology.nginx else []
+        yield Target(topology.gateway_url, "proxy split", pids)
 
 
 def split_missing() -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,13 @@ import pytest
 from shared import migrate
 from shared.settings import Settings
 from shared.split import free_port, wait_http_ok
-from tests.support.infra import Memcached, PrivatePostgres, fresh_database, new_private_postgres
+from tests.support.infra import (
+    Memcached,
+    PrivatePostgres,
+    fresh_database,
+    new_private_postgres,
+    proxy_env,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SNAP_PROXY = [sys.executable, "-m", "shared.cli"]
@@ -59,13 +64,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with contextlib.suppress(subprocess.CalledProcessError):
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
-
-
-def proxy_env(**values: str) -> dict[str, str]:
-    """The process environment with SNAPPROXY_* replaced by ``values`` only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPPROXY_")}
-    env.update(values)
-    return env
 
 
 class EmbeddedProxy:

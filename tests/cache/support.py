@@ -15,11 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shared import migrate
-from shared.settings import Settings
-from shared.split import SplitTopology, free_port
-from tests.conftest import EmbeddedProxy, proxy_env
-from tests.support.infra import Memcached, fresh_database
+from shared.split import SplitTopology
+from tests.conftest import EmbeddedProxy
+from tests.support import infra
 from tests.support.sim import SimHandle
 from tools.snap_store_sim.layout import DataDir
 from tools.snap_store_sim.publish import add_snap
@@ -191,30 +189,15 @@ def running_split(
     """The split topology on a fresh PostgreSQL database and a memcached of its own."""
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed")
-    memcached = Memcached(port=free_port())
-    memcached.start()
-    try:
-        with fresh_database() as url:
-            migrate.upgrade(Settings(database_url=url))
-            topology = SplitTopology(
-                workdir=base / "run",
-                extra_env=proxy_env(
-                    SNAPPROXY_DATABASE_URL=url,
-                    SNAPPROXY_MEMCACHED=memcached.address,
-                    SNAPPROXY_DATA_DIR=str(base / "data"),
-                    SNAPPROXY_UPSTREAM_URL=upstream.api_url,
-                    SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
-                    **(FAST_FAULTS | env),
-                ),
-                replicas={"downloads": replicas},
-            )
-            try:
-                topology.start()
-                yield CacheProxy("split", topology.gateway_url, base / "data", topology=topology)
-            finally:
-                topology.stop()
-    finally:
-        memcached.stop()
+    settings = {"SNAPPROXY_UPSTREAM_URL": upstream.api_url, "SNAPPROXY_ADMIN_TOKEN": ADMIN_TOKEN}
+    with infra.running_split(
+        base / "run",
+        base / "data",
+        replicas={"downloads": replicas},
+        **settings,
+        **(FAST_FAULTS | env),
+    ) as topology:
+        yield CacheProxy("split", topology.gateway_url, base / "data", topology=topology)
 
 
 def sha3(data: bytes) -> str:

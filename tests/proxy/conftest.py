@@ -15,11 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared import migrate
-from shared.settings import Settings
-from shared.split import SplitTopology, free_port
-from tests.conftest import EmbeddedProxy, proxy_env
-from tests.support.infra import Memcached, fresh_database
+from tests.conftest import EmbeddedProxy
+from tests.support.infra import running_split
 from tests.support.sim import SimHandle, start_simulator
 
 ADMIN_TOKEN = "test-admin-token"
@@ -96,26 +93,13 @@ def split(
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed")
     base = tmp_path_factory.mktemp("proxy-split")
-    memcached = Memcached(port=free_port())
-    memcached.start()
-    with fresh_database() as url:
-        migrate.upgrade(Settings(database_url=url))
-        topology = SplitTopology(
-            workdir=base / "run",
-            extra_env=proxy_env(
-                SNAPPROXY_DATABASE_URL=url,
-                SNAPPROXY_MEMCACHED=memcached.address,
-                SNAPPROXY_DATA_DIR=str(base / "data"),
-                SNAPPROXY_UPSTREAM_URL=upstream.api_url,
-                SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
-            ),
-        )
-        topology.start()
-        try:
-            yield ProxyUnderTest("split", topology.gateway_url, base / "data")
-        finally:
-            topology.stop()
-            memcached.stop()
+    with running_split(
+        base / "run",
+        base / "data",
+        SNAPPROXY_UPSTREAM_URL=upstream.api_url,
+        SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
+    ) as topology:
+        yield ProxyUnderTest("split", topology.gateway_url, base / "data")
 
 
 @pytest.fixture(params=["embedded", "split"])

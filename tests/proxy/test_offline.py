@@ -7,7 +7,6 @@ away really is the last good answer kept for outages (stale-if-error), not a fre
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 import uuid
@@ -18,10 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared import migrate
-from shared.settings import Settings
-from shared.split import SplitTopology, free_port
-from tests.conftest import EmbeddedProxy, proxy_env
+from tests.conftest import EmbeddedProxy
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyUnderTest
 from tests.proxy.test_device_api import (
     REFRESH,
@@ -36,7 +32,7 @@ from tests.proxy.test_device_api import (
     sim_requests,
     snap_id,
 )
-from tests.support.infra import Memcached, fresh_database
+from tests.support.infra import running_split
 from tests.support.sim import SimHandle
 
 TTL = 2  # seconds info/find answers and upstream 404s stay fresh
@@ -81,23 +77,7 @@ def short_ttl(
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed")
     base = tmp_path_factory.mktemp("offline-split")
-    memcached = Memcached(port=free_port())
-    memcached.start()
-    with contextlib.ExitStack() as stack:
-        stack.callback(memcached.stop)
-        url = stack.enter_context(fresh_database())
-        migrate.upgrade(Settings(database_url=url))
-        topology = SplitTopology(
-            workdir=base / "run",
-            extra_env=proxy_env(
-                SNAPPROXY_DATABASE_URL=url,
-                SNAPPROXY_MEMCACHED=memcached.address,
-                SNAPPROXY_DATA_DIR=str(base / "data"),
-                **common,
-            ),
-        )
-        stack.callback(topology.stop)
-        topology.start()
+    with running_split(base / "run", base / "data", **common) as topology:
 
         def alive() -> bool:
             processes = [p for group in topology.processes.values() for p in group]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.split import free_port
+from shared import migrate
+from shared.settings import Settings
+from shared.split import SplitTopology, free_port
 
 PG_ADMIN_DSN = os.environ.get(
     "SNAPPROXY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -150,3 +152,44 @@ def new_private_postgres(base: Path) -> PrivatePostgres:
     server.init()
     server.start()
     return server
+
+
+def proxy_env(**values: str) -> dict[str, str]:
+    """The process environment with SNAPPROXY_* replaced by ``values`` only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPPROXY_")}
+    env.update(values)
+    return env
+
+
+@contextmanager
+def running_split(
+    workdir: Path,
+    data_dir: Path,
+    *,
+    replicas: dict[str, int] | None = None,
+    db_prefix: str = "snapproxy_test",
+    **env: str,
+) -> Iterator[SplitTopology]:
+    """The split topology on a fresh PostgreSQL database and a memcached of its own."""
+    memcached = Memcached(port=free_port())
+    memcached.start()
+    try:
+        with fresh_database(prefix=db_prefix) as url:
+            migrate.upgrade(Settings(database_url=url))
+            topology = SplitTopology(
+                workdir=workdir,
+                extra_env=proxy_env(
+                    SNAPPROXY_DATABASE_URL=url,
+                    SNAPPROXY_MEMCACHED=memcached.address,
+                    SNAPPROXY_DATA_DIR=str(data_dir),
+                    **env,
+                ),
+                replicas=replicas,
+            )
+            try:
+                topology.start()
+                yield topology
+            finally:
+                topology.stop()
+    finally:
+        memcached.stop()
