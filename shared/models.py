@@ -12,8 +12,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -21,6 +23,19 @@ from shared.db import Base
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware column that always reads back as UTC: SQLite hands back naive
+    datetimes (every stored time is UTC), PostgreSQL the session's time zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # -- revisions service -------------------------------------------------------------------------
@@ -41,8 +56,8 @@ class SnapRevision(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     upstream_url: Mapped[str] = mapped_column(Text)
     snap_json: Mapped[str] = mapped_column(Text, default="{}")
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SnapChannel(Base):
@@ -57,7 +72,7 @@ class SnapChannel(Base):
     architecture: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(128))
     revision: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # -- assertions service ------------------------------------------------------------------------
@@ -77,7 +92,7 @@ class StoredAssertion(Base):
     authority_id: Mapped[str] = mapped_column(String(128), default="")
     sign_key_sha3_384: Mapped[str] = mapped_column(String(128), default="")
     encoded: Mapped[bytes] = mapped_column(LargeBinary)
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # -- auth service ------------------------------------------------------------------------------
@@ -95,8 +110,8 @@ class Device(Base):
     serial: Mapped[str | None] = mapped_column(String(256))
     address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sessions: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -113,10 +128,8 @@ class CacheEntry(Base):
     name: Mapped[str] = mapped_column(String(64), index=True)
     revision: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(BigInteger)
-    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_access: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_access: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -129,8 +142,8 @@ class CacheFill(Base):
     owner: Mapped[str] = mapped_column(String(64))
     partial_name: Mapped[str] = mapped_column(String(256))
     size: Mapped[int] = mapped_column(BigInteger)
-    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CacheCounter(Base):

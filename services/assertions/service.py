@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 import httpx
@@ -104,10 +104,6 @@ def _decode(encoded: bytes) -> Assertion | None:
         return None
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _is_trusted_root(assertion: Assertion) -> bool:
     """Self-signed keys and self-declared accounts: snapd has them built in."""
     if assertion.type == "account":
@@ -174,7 +170,7 @@ class AssertionsService:
     # -- the database ------------------------------------------------------------------
 
     def _fresh(self, row: StoredAssertion) -> bool:
-        age = (utcnow() - _aware(row.fetched_at)).total_seconds()
+        age = (utcnow() - row.fetched_at).total_seconds()
         return 0 <= age < self.ttl
 
     async def _stored(

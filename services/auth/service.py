@@ -145,11 +145,6 @@ def sighting_for(
     )
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def device_json(device: Device) -> dict[str, Any]:
     return {
         "brand-id": device.brand_id,
@@ -157,8 +152,8 @@ def device_json(device: Device) -> dict[str, Any]:
         "serial": device.serial,
         "address": device.address,
         "user-agent": device.user_agent,
-        "first-seen": _utc(device.first_seen).isoformat().replace("+00:00", "Z"),
-        "last-seen": _utc(device.last_seen).isoformat().replace("+00:00", "Z"),
+        "first-seen": device.first_seen.isoformat().replace("+00:00", "Z"),
+        "last-seen": device.last_seen.isoformat().replace("+00:00", "Z"),
         "sessions": device.sessions,
     }
 

@@ -42,8 +42,8 @@ def _entry(entry: Any) -> dict[str, Any]:
         "revision": entry.revision,
         "size": entry.size,
         "sha3-384": entry.sha3_384,
-        "stored-at": repo.as_utc(entry.stored_at).isoformat(),
-        "last-access": repo.as_utc(entry.last_access).isoformat(),
+        "stored-at": entry.stored_at.isoformat(),
+        "last-access": entry.last_access.isoformat(),
         "pinned": entry.pinned,
     }
 

@@ -137,7 +137,7 @@ class BlobCache:
                 claimed = await repo.try_claim_fill(session, lease)
                 current = None if claimed else await repo.get_fill(session, sha3)
                 stale_before = utcnow() - self.lease_timeout
-                if current is not None and repo.as_utc(current.heartbeat_at) < stale_before:
+                if current is not None and current.heartbeat_at < stale_before:
                     # Read before stealing: the UPDATE refreshes ``current`` in the session.
                     dead_owner, dead_partial = current.owner, current.partial_name
                     claimed = await repo.steal_stale_fill(

@@ -7,7 +7,6 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from services.downloads import repository as repo
@@ -27,8 +26,8 @@ async def _fill_state(cache: BlobCache, sha3_384: str, owner: str) -> str:
     async with cache.sessionmaker() as session, session.begin():
         lease = await repo.get_fill(session, sha3_384)
         if lease is not None and lease.owner == owner:
-            stale_before = utcnow() - timedelta(seconds=cache.settings.fill_lease_timeout)
-            return "filling" if repo.as_utc(lease.heartbeat_at) >= stale_before else "failed"
+            alive = lease.heartbeat_at >= utcnow() - cache.lease_timeout
+            return "filling" if alive else "failed"
     return "committed" if cache.store.exists(sha3_384) else "failed"
 
 

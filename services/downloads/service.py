@@ -72,7 +72,7 @@ class Downloads:
         async with self.resources.sessionmaker() as session, session.begin():
             await repo.touch_entry(session, sha3)
             await repo.bump(session, revision.name, hits=1, bytes_from_cache=sent)
-        modified = format_datetime(repo.as_utc(hit.entry.stored_at), usegmt=True)
+        modified = format_datetime(hit.entry.stored_at, usegmt=True)
         if self.accel:
             headers = self._headers(revision, None, modified)
             del headers["Content-Length"], headers["Accept-Ranges"]  # nginx sets both
