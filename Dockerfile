@@ -14,13 +14,18 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 COPY . .
+# docs/ is in the context: the wheel installs it under /usr/local/share/doc/snapproxy, which
+# devicegw serves rendered at /docs/ (pyproject.toml: tool.setuptools.data-files).
 RUN pip wheel --wheel-dir /wheels .
 
 # ---- runtime ----------------------------------------------------------------
 FROM python:3.11-slim
 
+# MALLOC_ARENA_MAX: two glibc malloc arenas per process, not one per thread that allocates
+# (the downloads service's blob I/O threads kept some 11 MiB in theirs; docs/performance.md).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SNAPPROXY_DATA_DIR=/var/lib/snapproxy \

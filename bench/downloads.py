@@ -265,7 +265,9 @@ def _admin_client(url: str) -> httpx.Client:
 
 
 @contextlib.contextmanager
-def embedded(work: Path, name: str, upstream: str, server: str = "granian") -> Iterator[Target]:
+def embedded(
+    work: Path, name: str, upstream: SimHandle, server: str = "granian"
+) -> Iterator[Target]:
     """``snap-proxy serve --server SERVER`` on its own data directory."""
     data = work / name
     data.mkdir()
@@ -273,9 +275,9 @@ def embedded(work: Path, name: str, upstream: str, server: str = "granian") -> I
     env = proxy_env(
         SNAPPROXY_DATA_DIR=str(data),
         SNAPPROXY_PORT=str(port),
-        SNAPPROXY_UPSTREAM_URL=upstream,
         SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
         SNAPPROXY_LOG_LEVEL="warning",
+        **upstream.proxy_env(),
     )
     subprocess.run([*SNAP_PROXY, "db", "upgrade"], env=env, check=True, capture_output=True)
     log = (work / f"{name}.log").open("ab")
@@ -301,14 +303,14 @@ def embedded(work: Path, name: str, upstream: str, server: str = "granian") -> I
 
 
 @contextlib.contextmanager
-def split(work: Path, upstream: str) -> Iterator[Target]:
+def split(work: Path, upstream: SimHandle) -> Iterator[Target]:
     with running_split(
         work / "split",
         work / "split-data",
         db_prefix="snapproxy_bench",
-        SNAPPROXY_UPSTREAM_URL=upstream,
         SNAPPROXY_ADMIN_TOKEN=ADMIN_TOKEN,
         SNAPPROXY_LOG_LEVEL="warning",
+        **upstream.proxy_env(),
     ) as topology:
         assert topology.nginx is not None
         downloads = topology.processes["downloads"][0].pid
@@ -583,10 +585,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim = stack.enter_context(start_simulator(work / "sim", demo=False))
             big = add_snap(sim, "bench-big", plan.big)
             miss = add_snap(sim, "bench-miss", plan.miss)
-            gateway = stack.enter_context(split(work, sim.api_url))
-            default = stack.enter_context(embedded(work, "embedded", sim.api_url, "granian"))
+            gateway = stack.enter_context(split(work, sim))
+            default = stack.enter_context(embedded(work, "embedded", sim, "granian"))
             default.name = "embedded default (granian, pathsend)"
-            uvicorn = stack.enter_context(embedded(work, "uvicorn", sim.api_url, "uvicorn"))
+            uvicorn = stack.enter_context(embedded(work, "uvicorn", sim, "uvicorn"))
             uvicorn.name = "embedded --server uvicorn"
             servers = [gateway, default, uvicorn]
             for server in servers:  # fill each cache with the big snap, check the bytes

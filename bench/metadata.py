@@ -84,14 +84,16 @@ class Target:
 
 
 @contextlib.contextmanager
-def embedded_proxy(work: Path, upstream: str, log_level: str, server: str) -> Iterator[Target]:
+def embedded_proxy(
+    work: Path, upstream: SimHandle, log_level: str, server: str
+) -> Iterator[Target]:
     port = free_port()
     env = proxy_env(
         SNAPPROXY_DATA_DIR=str(work / "embedded"),
         SNAPPROXY_PORT=str(port),
-        SNAPPROXY_UPSTREAM_URL=upstream,
         SNAPPROXY_INFO_TTL="3600",  # the cache stays warm for the whole run
         SNAPPROXY_LOG_LEVEL=log_level,
+        **upstream.proxy_env(),
     )
     (work / "embedded").mkdir()
     subprocess.run([*SNAP_PROXY, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -110,16 +112,16 @@ def embedded_proxy(work: Path, upstream: str, log_level: str, server: str) -> It
 
 
 @contextlib.contextmanager
-def split_proxy(work: Path, upstream: str, log_level: str) -> Iterator[Target]:
+def split_proxy(work: Path, upstream: SimHandle, log_level: str) -> Iterator[Target]:
     from tests.support.infra import running_split
 
     with running_split(
         work / "split",
         work / "split-data",
         db_prefix="snapproxy_bench",
-        SNAPPROXY_UPSTREAM_URL=upstream,
         SNAPPROXY_INFO_TTL="3600",
         SNAPPROXY_LOG_LEVEL=log_level,
+        **upstream.proxy_env(),
     ) as topology:
         pids = [p.pid for group in topology.processes.values() for p in group]
         pids += [topology.nginx.pid] if topology.nginx else []
@@ -289,15 +291,13 @@ def main() -> None:
         stack.callback(sim.stop)
         assert sim.process is not None
         targets = [Target(sim.api_url, STORE, [sim.process.pid])]
-        targets.append(
-            stack.enter_context(embedded_proxy(work, sim.api_url, args.log_level, args.server))
-        )
+        targets.append(stack.enter_context(embedded_proxy(work, sim, args.log_level, args.server)))
         if args.split:
             missing = split_missing()
             if missing:
                 print(f"split topology skipped: {missing}")
             else:
-                targets.append(stack.enter_context(split_proxy(work, sim.api_url, args.log_level)))
+                targets.append(stack.enter_context(split_proxy(work, sim, args.log_level)))
         print(
             f"{os.cpu_count()} CPUs; at most {args.requests} requests or {args.seconds:.0f} s "
             f"per level; proxy log level {args.log_level}; embedded on {args.server}\n"

@@ -1,20 +1,28 @@
 """The admin API's gate: ``Authorization: Bearer <SNAPPROXY_ADMIN_TOKEN>``.
 
-Use it on a router or a route: ``dependencies=[Depends(require_admin)]``. With no token
-configured the admin API is closed (403); a missing or wrong token gets 401 with
-``WWW-Authenticate: Bearer``. Both answers are in the Store's error shape.
+Every admin path (``/v1/...``, ``/v2/metadata/...``) is gated by
+``shared.admission.RequestAdmission`` before its body is read; routes also say so
+(``shared.deps.require_admin``). With no token configured the admin API is closed (403); a
+missing or wrong token gets 401 with ``WWW-Authenticate: Bearer``. Both answers are in the
+Store's error shape.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from fastapi import Request
-
 from shared.errors import SnapProxyError, Unauthorized
 from shared.settings import Settings
 
 BEARER_CHALLENGE = 'Bearer realm="snapproxy"'
+# The admin API's paths (devices use /v2/snaps/ and /api/v1/, services /_internal/), and the
+# Snap Store Proxy's overrides API (/v2/metadata/overrides...).
+ADMIN_PREFIX = "/v1/"
+ADMIN_PREFIXES = (ADMIN_PREFIX, "/v2/metadata/")
+
+
+def is_admin_path(path: str) -> bool:
+    return path.startswith(ADMIN_PREFIXES) or path in {p.rstrip("/") for p in ADMIN_PREFIXES}
 
 
 class AdminDisabled(SnapProxyError):
@@ -42,9 +50,3 @@ def check_admin_authorization(settings: Settings, authorization: str | None) -> 
     given = credentials.strip().encode("latin-1", errors="replace")
     if not secrets.compare_digest(given, token.encode("utf-8")):
         raise _unauthorized("invalid admin token")
-
-
-async def require_admin(request: Request) -> None:
-    """FastAPI dependency: the request must carry ``Authorization: Bearer <admin token>``."""
-    settings: Settings = request.app.state.resources.settings
-    check_admin_authorization(settings, request.headers.get("authorization"))

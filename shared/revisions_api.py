@@ -1,7 +1,8 @@
 """The revisions service's internal API: its messages, and the client other services use.
 
 Other services never read the revisions tables; they ask the revisions service (in-process
-when embedded, over loopback or the cluster network when split).
+when embedded, over loopback or the cluster network when split). Every call carries the
+internal secret (the peer clients of ``shared.app.Resources`` add it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class RevisionIn(BaseModel):
     size: int = Field(ge=0)
     upstream_url: str = Field(min_length=1)
     snap: dict[str, Any] = Field(default_factory=dict)
+    # Seen in an answer to a request with store credentials (not every device may see it).
+    private: bool = False
 
 
 class ChannelIn(BaseModel):
@@ -54,6 +57,7 @@ class RevisionOut(BaseModel):
     size: int
     upstream_url: str
     snap: dict[str, Any]
+    private: bool = False
 
 
 class ResolveQuery(BaseModel):
@@ -74,8 +78,23 @@ class ResolveAnswer(BaseModel):
     results: list[RevisionOut | None]
 
 
+def facts_key(snap_id: str, revision: int) -> str:
+    """The shared-cache key of a revision's download facts: the downloads service fills it
+    (read-through), the revisions service drops it whenever it records that revision."""
+    return f"revision-facts:{snap_id}:{revision}"
+
+
 def _revision_key(item: RevisionIn) -> tuple[object, ...]:
-    return ("r", item.snap_id, item.revision, item.sha3_384, item.upstream_url, bool(item.snap))
+    return (
+        "r",
+        item.snap_id,
+        item.revision,
+        item.sha3_384,
+        item.size,
+        item.upstream_url,
+        bool(item.snap),
+        item.private,
+    )
 
 
 def _channel_key(item: ChannelIn) -> tuple[object, ...]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from shared import __version__
@@ -49,12 +49,13 @@ async def suite_status(peers: Mapping[str, httpx.AsyncClient]) -> dict[str, Any]
     return {"status": "ok" if healthy else "failing", "version": __version__, "services": services}
 
 
-def suite_status_router() -> APIRouter:
+def suite_status_router(peers: Mapping[str, httpx.AsyncClient]) -> APIRouter:
+    """``/_status/suite``: every service in ``peers`` (filled in as the suite is built)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/_status/suite")
-    async def suite(request: Request) -> JSONResponse:
-        body = await suite_status(request.app.state.resources.peers)
+    async def suite() -> JSONResponse:
+        body = await suite_status(peers)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     return router

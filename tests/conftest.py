@@ -3,29 +3,56 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from shared import migrate
 from shared.settings import Settings
-from shared.split import free_port, wait_http_ok
+from shared.split import free_port, use_port_range
 from tests.support.infra import (
     Memcached,
     PrivatePostgres,
     fresh_database,
     new_private_postgres,
-    proxy_env,
 )
+from tests.support.proxies import EmbeddedProxy
+
+pytest_plugins = ["tests.support.fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
-SNAP_PROXY = [sys.executable, "-m", "shared.cli"]
+
+# Below the kernel's ephemeral range (32768 and up), so no kernel-picked port lands in them,
+# and above the compose stack's fixed ports (tests/compose/docker-compose.ci.yml: 18001 to
+# 18432). ``SNAPPROXY_TEST_PORTS=FIRST-LAST`` gives a run other ones (.ci/run runs the compose
+# test beside the rest, each on ports of its own).
+TEST_PORTS = (19000, 32000)
+TEST_PORTS_VARIABLE = "SNAPPROXY_TEST_PORTS"
+
+
+def ports_of_this_run() -> tuple[int, int]:
+    given = os.environ.get(TEST_PORTS_VARIABLE)
+    if not given:
+        return TEST_PORTS
+    first, _, last = given.partition("-")
+    return int(first), int(last)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test worker takes its ports from a range of its own: two workers starting
+    topologies at once never pick the same port (see ``shared.split.use_port_range``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
+    lowest, highest = ports_of_this_run()
+    share = (highest - lowest) // max(workers, 1)
+    first = lowest + index * share
+    use_port_range(first, first + share - 1)
 
 
 @pytest.fixture(scope="session")
@@ -64,41 +91,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with contextlib.suppress(subprocess.CalledProcessError):
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
-
-
-class EmbeddedProxy:
-    """``snap-proxy serve`` as a real process, like ``make run``."""
-
-    def __init__(self, data_dir: Path, **env: str) -> None:
-        self.port = free_port()
-        self.data_dir = data_dir
-        self.env = proxy_env(SNAPPROXY_DATA_DIR=str(data_dir), SNAPPROXY_PORT=str(self.port), **env)
-        self.log_path = data_dir / "serve.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [*SNAP_PROXY, "db", "upgrade"], env=self.env, check=True, capture_output=True
-        )
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [*SNAP_PROXY, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        if not wait_http_ok(f"{self.url}/_status/ping", 30, self.process):
-            raise RuntimeError(f"snap-proxy serve did not start:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """Static checks of the container deployment: docker-compose.yml, Dockerfile, .env.example.
 
-No Docker engine runs on the test machines, so nothing here starts a container. The
-compose file is loaded with PyYAML and validated against the Compose Specification's
-JSON schema, then checked for the invariants the deployment relies on (one image for
-every service, health-gated start order, scalable services, only the gateway
+Nothing here starts a container (tests/compose/ runs the stack for real, on a private
+Docker engine). The compose file is loaded with PyYAML and validated against the Compose
+Specification's JSON schema, then checked for the invariants the deployment relies on (one
+image for every service, health-gated start order, scalable services, only the gateway
 publishing a port, named volumes for the database and the download cache).
 
 Provenance of ``tests/fixtures/compose-spec.json``: a verbatim copy (74,133 bytes) of
@@ -203,7 +203,7 @@ def test_compose_file_matches_the_specification_after_interpolation() -> None:
     interpolated = _interpolate(_compose(), env)
     schema = json.loads(SCHEMA_FILE.read_text())
     jsonschema.Draft7Validator(schema).validate(interpolated)
-    assert interpolated["services"]["gateway"]["ports"] == ["80:80"]
+    assert interpolated["services"]["gateway"]["ports"] == ["80:80", "443:443"]
     database_url = interpolated["services"]["auth"]["environment"]["SNAPPROXY_DATABASE_URL"]
     assert database_url == "postgresql://snapproxy:example-password@postgres:5432/snapproxy"
 
@@ -212,6 +212,15 @@ def test_an_unset_postgres_password_stops_compose() -> None:
     env = {**_env_example(), "POSTGRES_PASSWORD": ""}
     with pytest.raises(MissingVariable, match="POSTGRES_PASSWORD"):
         _interpolate(_compose(), env)
+
+
+def test_compose_file_has_only_top_level_keys_compose_1_29_accepts() -> None:
+    # Debian 12's docker-compose 1.29 rejects `name:` (and any key it does not know); the
+    # project name comes from COMPOSE_PROJECT_NAME in .env, which v1 and v2 both read.
+    known = {"services", "volumes", "networks", "configs", "secrets"}
+    unknown = {key for key in _compose() if key not in known and not key.startswith("x-")}
+    assert not unknown, f"docker-compose 1.29 rejects top-level {sorted(unknown)}"
+    assert _env_example()["COMPOSE_PROJECT_NAME"] == "snapproxy"
 
 
 def test_the_anchor_of_service_defaults_exists() -> None:
@@ -270,7 +279,11 @@ def test_app_service_healthcheck_hits_status_check(name: str) -> None:
     test = healthcheck["test"]
     assert isinstance(test, list)
     assert test[0] == "CMD"
-    assert "http://127.0.0.1:8000/_status/check" in _healthcheck_command(service)
+    # The port the check asks is SNAPPROXY_PORT, which must be the one the command serves on.
+    assert "http://127.0.0.1:%s/_status/check" in _healthcheck_command(service)
+    assert "os.environ.get('SNAPPROXY_PORT', '8000')" in _healthcheck_command(service)
+    command = service["command"]
+    assert service["environment"]["SNAPPROXY_PORT"] == command[command.index("--port") + 1]
     assert "urllib" in _healthcheck_command(service), "python:3.11-slim has no curl or wget"
 
 
@@ -318,16 +331,22 @@ def test_gateway_waits_for_every_service_to_be_healthy() -> None:
     assert depends_on == dict.fromkeys(APP_SERVICES, "service_healthy")
 
 
-def test_gateway_publishes_port_80_configurably() -> None:
+@pytest.mark.parametrize(
+    ("index", "target", "variable"),
+    [(0, "80", "SNAPPROXY_HTTP_PORT"), (1, "443", "SNAPPROXY_HTTPS_PORT")],
+)
+def test_gateway_publishes_http_and_https_configurably(
+    index: int, target: str, variable: str
+) -> None:
     ports = _services()["gateway"]["ports"]
-    assert len(ports) == 1
-    published, _, target = ports[0].rpartition(":")
-    assert target == "80"
+    assert len(ports) == 2
+    published, _, inside = ports[index].rpartition(":")
+    assert inside == target
     match = _INTERPOLATION.fullmatch(published)
-    assert match, f"the published port should come from a variable: {ports[0]!r}"
-    assert match["name"] == "SNAPPROXY_HTTP_PORT"
+    assert match, f"the published port should come from a variable: {ports[index]!r}"
+    assert match["name"] == variable
     assert match["op"] == ":-"
-    assert match["arg"] == "80"
+    assert match["arg"] == target
 
 
 def test_gateway_mounts_its_config_and_the_cache_read_only() -> None:
@@ -341,6 +360,9 @@ def test_gateway_mounts_its_config_and_the_cache_read_only() -> None:
     assert cache["type"] == "volume"
     assert cache["source"] == "cache"
     assert cache["read_only"]
+    tls = mounts["/etc/nginx/tls"]  # what render-nginx --tls-dir writes (gateway_tls.py)
+    assert tls["source"] == "./deploy/nginx/tls"
+    assert tls["read_only"]
 
 
 def test_gateway_healthcheck_pings_itself() -> None:
@@ -350,7 +372,7 @@ def test_gateway_healthcheck_pings_itself() -> None:
 
 
 def test_gateway_layout_matches_the_compose_file() -> None:
-    from shared.gateway_config import compose_layout
+    from shared.gateway_layouts import compose_layout
 
     layout = compose_layout()
     assert layout.listen == "80"
@@ -464,6 +486,9 @@ def test_the_build_context_has_what_pip_install_needs() -> None:
     needed = ["pyproject.toml", "shared", "services", "tools"]
     if readme_file:
         needed.append(readme_file)
+    # The wheel's data files (docs/, served at /docs/) must be in the context too.
+    data_files = pyproject["tool"]["setuptools"].get("data-files", {})
+    needed += sorted({glob.split("/")[0] for globs in data_files.values() for glob in globs})
     patterns = [
         line.strip()
         for line in DOCKERIGNORE.read_text().splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_for
@@ -93,3 +93,15 @@ async def upsert(
             where=StoredAssertion.revision <= statement.excluded.revision,
         )
     )
+
+
+async def delete_matching(session: AsyncSession, type_name: str, key_prefix: str) -> int:
+    """Drop the stored assertions of ``type_name`` whose primary key starts with
+    ``key_prefix`` (a deleted imported snap's snap-revisions and snap-declaration)."""
+    result = await session.execute(
+        delete(StoredAssertion).where(
+            StoredAssertion.type == type_name,
+            StoredAssertion.primary_key.startswith(key_prefix, autoescape=True),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

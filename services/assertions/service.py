@@ -2,44 +2,41 @@
 
 A stored assertion younger than ``assertion_ttl`` is served without asking upstream; an older
 one is refreshed (a newer revision replaces it). When upstream is away whatever is stored is
-served, however old. Signatures are checked against the signing account-key when the proxy
-has it; the outcome is logged and never blocks an answer (snapd does its own checking).
+served, however old. Only assertions that verify up to a trusted root key are stored (see
+``verification``); one that does not is relayed as the upstream sent it, with a warning
+header, and never stored (snapd does its own checking, and refuses it).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
 import httpx
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.assertions import (
-    MEDIA_TYPE,
-    Assertion,
-    AssertionFormatError,
-    SignatureError,
-    find_account_key,
-    parse_assertion,
-    parse_stream,
-    verify_signature,
-)
-from shared.errors import UpstreamError, UpstreamUnavailable, error_body
+from shared.assertions import MEDIA_TYPE, Assertion, AssertionFormatError, parse_assertion
+from shared.errors import UpstreamError, UpstreamUnavailable, error_body, error_code
 from shared.models import StoredAssertion, utcnow
 from shared.upstream import Upstream, response_headers
 
 from . import repository
 from .keys import AssertionNotFound, AssertionRequest, join_key
+from .pieces import Piece, decode_answer
+from .verification import (
+    DATABASE_ERRORS,
+    NOT_AN_ASSERTION,
+    WARNING_HEADER,
+    AnswerChecker,
+    warning_for,
+)
 
 log = structlog.get_logger(__name__)
 
-# Failures of the database that degrade an answer rather than fail it.
-DATABASE_ERRORS: Final = (SQLAlchemyError, OSError, TimeoutError)
 CACHE_HEADER: Final = "X-Snapproxy-Cache"
 # Column sizes of the assertions table: longer values are relayed but not stored.
 _LIMITS: Final = {"type": 64, "primary_key": 1024, "authority_id": 128, "sign_key_sha3_384": 128}
@@ -54,47 +51,6 @@ class Answer:
     status: int = 200
     media_type: str = MEDIA_TYPE
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One assertion of an upstream answer and its exact bytes in that answer."""
-
-    assertion: Assertion
-    encoded: bytes
-
-
-def split_stream(body: bytes) -> list[Piece]:
-    """Decode an upstream body and cut out each assertion's exact bytes.
-
-    An assertion's bytes are its decoded ``raw`` (content, blank line, signature, newline)
-    where the body has them, or without the final newline when the body ends without one.
-    """
-    pieces: list[Piece] = []
-    cursor = 0
-    for assertion in parse_stream(body):
-        raw = assertion.raw
-        if body.startswith(raw, cursor):
-            encoded = raw
-        elif body[cursor:] == raw[:-1]:
-            encoded = raw[:-1]
-        else:
-            raise AssertionFormatError("stream bytes do not line up with the decoded assertions")
-        cursor += len(encoded)
-        if body.startswith(b"\n", cursor):
-            cursor += 1  # the blank line between two assertions
-        pieces.append(Piece(assertion, encoded))
-    return pieces
-
-
-def decode_answer(body: bytes) -> list[Piece]:
-    """The assertions of an upstream 200 (a stream, or one assertion snapd-style)."""
-    try:
-        return split_stream(body)
-    except AssertionFormatError:
-        # A single assertion whose body has blank lines but no body-length: snapd's
-        # single-assertion decoder takes it (split at the last blank line); keep it whole.
-        return [Piece(parse_assertion(body), body)]
 
 
 def _decode(encoded: bytes) -> Assertion | None:
@@ -143,18 +99,29 @@ class AssertionsService:
         upstream: Upstream,
         *,
         ttl: float,
+        roots: Sequence[Assertion],
     ) -> None:
         self.sessionmaker = sessionmaker
         self.upstream = upstream
         self.ttl = ttl
+        self.checker = AnswerChecker(roots, sessionmaker, upstream)
 
-    async def get(self, request: AssertionRequest, headers: Mapping[str, str]) -> Answer:
-        """The answer for one request. Raises AssertionNotFound, UpstreamUnavailable, ..."""
+    async def get(
+        self, request: AssertionRequest, headers: Mapping[str, str], *, airgap: bool = False
+    ) -> Answer:
+        """The answer for one request. Raises AssertionNotFound, UpstreamUnavailable, ...
+        In ``airgap`` mode only what is stored (imported) answers; the upstream is never
+        asked."""
         stored: StoredAssertion | None = None
         if request.key is not None:
             stored = await self._stored(request.type, request.key, request.max_format)
-            if stored is not None and not request.stream and self._fresh(stored):
+            if not airgap and stored is not None and not request.stream and self._fresh(stored):
                 return Answer(stored.encoded, headers={CACHE_HEADER: "hit"})
+        if airgap:
+            answer = await self._fallback(request, stored)
+            if answer is None:
+                raise AssertionNotFound(f"{request.label} not found")
+            return replace(answer, headers={CACHE_HEADER: "airgap"})
         try:
             response = await self.upstream.request(
                 "GET", request.upstream_path, headers=headers, params=request.query or None
@@ -165,7 +132,7 @@ class AssertionsService:
                 raise
             log.info("assertion.served_stale", assertion=request.label)
             return fallback
-        return await self._from_upstream(request, response)
+        return await self._from_upstream(request, response, headers)
 
     # -- the database ------------------------------------------------------------------
 
@@ -234,19 +201,25 @@ class AssertionsService:
 
     # -- the upstream store ------------------------------------------------------------
 
-    async def _from_upstream(self, request: AssertionRequest, response: httpx.Response) -> Answer:
+    async def _from_upstream(
+        self, request: AssertionRequest, response: httpx.Response, headers: Mapping[str, str]
+    ) -> Answer:
         relayed = response_headers(response)
         status = response.status_code
         if status == 200:
             body = response.content
+            answer_headers = {**relayed, CACHE_HEADER: "miss"}
             try:
                 pieces = decode_answer(body)
             except AssertionFormatError as exc:
                 log.warning("assertion.undecodable", assertion=request.label, error=str(exc))
                 pieces = []
-            if pieces:
-                await self._store_and_check(pieces)
-            return Answer(body, headers={**relayed, CACHE_HEADER: "miss"})
+            if not pieces:
+                return Answer(body, headers={**answer_headers, WARNING_HEADER: NOT_AN_ASSERTION})
+            warning = await self._check_and_store(pieces, headers)
+            if warning:
+                answer_headers[WARNING_HEADER] = warning
+            return Answer(body, headers=answer_headers)
         if status == 404:
             raise AssertionNotFound(_upstream_message(response) or f"{request.label} not found")
         if 400 <= status < 500:
@@ -254,28 +227,25 @@ class AssertionsService:
             if "json" in media_type:
                 return Answer(response.content, status, media_type.split(";")[0], relayed)
             message = _upstream_message(response) or f"the upstream store answered {status}"
-            payload = json.dumps(error_body(_error_code(status), message)).encode()
+            payload = json.dumps(error_body(error_code(status), message)).encode()
             return Answer(payload, status, "application/json", relayed)
         raise UpstreamError(f"the upstream store answered {status} for {request.label}")
 
-    async def _store_and_check(self, pieces: Sequence[Piece]) -> None:
-        """Store each assertion and check its signature; database trouble only degrades."""
-        now = utcnow()
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                for piece in pieces:
-                    await self._store(session, piece, now)
-                keys = await repository.get_many(
-                    session,
-                    (("account-key", piece.assertion.sign_key_sha3_384) for piece in pieces),
-                )
-        except DATABASE_ERRORS as exc:
-            log.warning("assertion.not_stored", error=str(exc) or type(exc).__name__)
-            keys = {}
-        pool = [piece.assertion for piece in pieces]
-        pool += [key for key in map(_decode, (row.encoded for row in keys.values())) if key]
-        for piece in pieces:
-            check_signature(piece.assertion, pool)
+    async def _check_and_store(
+        self, pieces: Sequence[Piece], headers: Mapping[str, str]
+    ) -> str | None:
+        """Store what verifies up to a trusted root; the warning for the rest, if any.
+        Database trouble only degrades (nothing stored, the answer still relayed)."""
+        checked = await self.checker.check(pieces, headers)
+        if checked.storable:
+            now = utcnow()
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    for piece in checked.storable:
+                        await self._store(session, piece, now)
+            except DATABASE_ERRORS as exc:
+                log.warning("assertion.not_stored", error=str(exc) or type(exc).__name__)
+        return warning_for(checked.refused, len(pieces)) if checked.refused else None
 
     async def _store(self, session: AsyncSession, piece: Piece, now: datetime) -> None:
         assertion = piece.assertion
@@ -302,23 +272,6 @@ class AssertionsService:
         )
 
 
-def check_signature(assertion: Assertion, pool: Iterable[Assertion]) -> bool | None:
-    """Verify against the signing key in ``pool``: True, False (logged), None if unknown."""
-    label = "/".join((assertion.type, *assertion.primary_key))
-    key_id = assertion.sign_key_sha3_384
-    account_key = find_account_key(key_id, pool)
-    if account_key is None:
-        log.info("assertion.signer_unknown", assertion=label, sign_key=key_id)
-        return None
-    try:
-        verify_signature(assertion, account_key)
-    except (SignatureError, AssertionFormatError, ValueError) as exc:
-        log.warning("assertion.signature_invalid", assertion=label, sign_key=key_id, error=str(exc))
-        return False
-    log.debug("assertion.signature_ok", assertion=label, sign_key=key_id)
-    return True
-
-
 def _upstream_message(response: httpx.Response) -> str | None:
     """The first error message of a Store-shaped (v2 or v1) JSON error body."""
     try:
@@ -333,12 +286,3 @@ def _upstream_message(response: httpx.Response) -> str | None:
         return message if isinstance(message, str) else None
     detail = payload.get("detail") or payload.get("title")
     return detail if isinstance(detail, str) else None
-
-
-def _error_code(status: int) -> str:
-    return {
-        400: "invalid-request",
-        401: "unauthorized",
-        403: "forbidden",
-        429: "too-many-requests",
-    }.get(status, "error")

@@ -3,91 +3,44 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import structlog
 
 from services.devicegw.rewrite import note_channel, rewrite_snap, rewrite_stream_url
+from services.devicegw.schemas import SnapActionRequest
 from shared.channels import normalize_channel
 from shared.errors import BadRequest, UpstreamUnavailable
+from shared.openapi import check_document
 from shared.revisions_api import Observation, ResolveQuery, RevisionOut
 
 log = structlog.get_logger(__name__)
 
-ACTIONS = ("install", "download", "refresh", "fetch-assertions")
-# A snap name as snapd validates it before sending (lowercase, digits, single hyphens).
-SNAP_NAME = re.compile(r"^[a-z0-9](?:-?[a-z0-9]){0,39}$")
-# Revisions are stored as 32-bit integers; larger numbers name no revision.
-MAX_REVISION = 2**31 - 1
 
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise BadRequest(message)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_revision(value: Any) -> bool:
-    return _is_int(value) and 0 < value <= MAX_REVISION
+def _is_unicode(document: Any) -> bool:
+    """No string in ``document`` (keys included) holds a lone surrogate: JSON's ``\\ud800``
+    escapes decode to one, and the body would be relayed to the upstream as it is."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
+    return True
 
 
 def parse_refresh_request(body: bytes) -> dict[str, Any]:
-    """The decoded request, or BadRequest saying what is wrong with it."""
+    """The decoded request (a :class:`SnapActionRequest`), or BadRequest saying what is
+    wrong with it. The document is returned as decoded: the body goes upstream as it is."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("request body is not valid JSON") from None
+        document = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+    except (ValueError, RecursionError):
+        raise BadRequest("request body is not valid JSON in UTF-8") from None
     if not isinstance(document, dict):
         raise BadRequest("request body must be a JSON object")
-    context = document.get("context", [])
-    actions = document.get("actions")
-    if not isinstance(context, list) or not isinstance(actions, list):
-        raise BadRequest("context and actions must be lists")
-    for item in context:
-        _require(isinstance(item, dict), "each context entry must be an object")
-        _require(isinstance(item.get("snap-id"), str), "context entries need a snap-id")
-        _require(isinstance(item.get("instance-key"), str), "context entries need an instance-key")
-        revision = item.get("revision")
-        _require(
-            _is_int(revision) and abs(revision) <= MAX_REVISION,
-            "context revision must be a revision number",
-        )
-        tracking = item.get("tracking-channel")
-        _require(tracking is None or isinstance(tracking, str), "tracking-channel must be a string")
-    for action in actions:
-        _require(isinstance(action, dict), "each action must be an object")
-        kind = action.get("action")
-        _require(kind in ACTIONS, f"unknown action {kind!r}; expected one of {', '.join(ACTIONS)}")
-        if kind == "fetch-assertions":
-            _require(isinstance(action.get("key"), str), "fetch-assertions needs a key")
-            _require(isinstance(action.get("assertions", []), list), "assertions must be a list")
-            continue
-        _require(isinstance(action.get("instance-key"), str), f"{kind} needs an instance-key")
-        if kind == "refresh":
-            _require(isinstance(action.get("snap-id"), str), "refresh needs a snap-id")
-        else:
-            _require(isinstance(action.get("name"), str), f"{kind} needs a name")
-            _require(bool(SNAP_NAME.match(action["name"])), f"{kind} has an invalid snap name")
-        for field, valid in (
-            ("channel", _is_str),
-            ("revision", _is_revision),
-            ("cohort-key", _is_str),
-        ):
-            if action.get(field) is not None:
-                _require(valid(action[field]), f"{kind} has an invalid {field}")
-    fields = document.get("fields", [])
-    _require(
-        isinstance(fields, list) and all(isinstance(f, str) for f in fields),
-        "fields must be a list of strings",
-    )
+    if not _is_unicode(document):
+        raise BadRequest("request body has an unpaired surrogate escape (\\ud800)")
+    check_document(SnapActionRequest, document)
     return document
 
 
@@ -166,7 +119,9 @@ def offline_answer(
     results = []
     missing = []
     for (action, query), revision in zip(pairs, known, strict=True):
-        if revision is None or not revision.snap:
+        if revision is None or not revision.snap or revision.private:
+            # A private revision is given only to requesters the upstream accepts, and the
+            # upstream is away: it cannot be offered.
             missing.append(action.get("name") or action.get("snap-id"))
             continue
         snap = dict(revision.snap)

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from shared.revisions_api import ChannelIn, Observation, RevisionIn
 
-_SHA3_HEX = re.compile(r"^[0-9a-fA-F]{96}$")
-_SNAP_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# Matched whole (fullmatch): ``$`` would let a trailing newline through.
+_SHA3_HEX = re.compile(r"[0-9a-fA-F]{96}")
+_SNAP_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 def download_path(snap_id: str, revision: int) -> str:
@@ -34,14 +35,14 @@ def rewrite_snap(
     revision = snap.get("revision")
     snap_name = snap.get("name") or name
     url = download.get("url")
-    if not (isinstance(sid, str) and _SNAP_ID.match(sid)):
+    if not (isinstance(sid, str) and _SNAP_ID.fullmatch(sid)):
         return
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
         return
     if isinstance(url, str) and url:
         sha3 = download.get("sha3-384")
         size = download.get("size")
-        if isinstance(sha3, str) and _SHA3_HEX.match(sha3) and isinstance(size, int):
+        if isinstance(sha3, str) and _SHA3_HEX.fullmatch(sha3) and isinstance(size, int):
             architectures = snap.get("architectures")
             observation.revisions.append(
                 RevisionIn(
@@ -69,7 +70,12 @@ def note_channel(
         return
     sid, revision = snap.get("snap-id"), snap.get("revision")
     snap_name = snap.get("name") or name
-    if isinstance(sid, str) and _SNAP_ID.match(sid) and isinstance(revision, int) and revision > 0:
+    if (
+        isinstance(sid, str)
+        and _SNAP_ID.fullmatch(sid)
+        and isinstance(revision, int)
+        and revision > 0
+    ):
         observation.channels.append(
             ChannelIn(
                 snap_id=sid,

@@ -1,263 +1,301 @@
-"""The blob cache: one upstream fetch per blob, however many devices and replicas ask.
+"""The blob cache's one entry: :meth:`BlobCache.open` gives a hit, or a stream of a fill.
 
-A fill is owned through a lease row (``cache_fills``) in the shared database; the owner writes
-a partial file and beats a heartbeat; everyone (the owner's own requests included) streams from
-that growing file. A fill task is never tied to a request, so a client that goes away does not
-abort it; a lease whose owner stops beating is taken over by the next request.
+Each snap revision crosses the internet once, however many devices, processes or replicas
+ask at the same time: the first request claims the fill (``ledger``), this process fills it
+(``fills``) and everyone streams from the growing file (``follower``). The parts below never
+call back up; a driver task per blob per process (``drivers``) runs them in order, and takes
+a fill over at once when its owner dies, so the blob's followers carry on from the new
+owner's file.
+
+A hit is one ``stat``: no database, no network. Its counters and LRU touch are batched
+(``counters``). Blobs that cannot fit, and resumes far beyond a running fill, are streamed
+from the upstream uncached (``passthrough``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.downloads import repository as repo
+from services.downloads import metrics
+from services.downloads.answers import CacheLimits, Hit, Requester, Stream
+from services.downloads.counters import HitCounters
+from services.downloads.drivers import FillDrivers
+from services.downloads.errors import NotFillingHere, StorageUnavailable
 from services.downloads.eviction import Evictor
-from services.downloads.fetch import FillError, open_upstream_blob, stream_to_file
-from services.downloads.follow import follow_partial
-from services.downloads.storage import BlobStore
-from shared.models import CacheEntry, CacheFill, utcnow
-from shared.revisions_api import RevisionOut
-from shared.settings import Settings
+from services.downloads.fills import Filler, FillState
+from services.downloads.follower import follow
+from services.downloads.housekeeping import Housekeeping
+from services.downloads.keyed_locks import KeyedLocks
+from services.downloads.ledger import Ledger
+from services.downloads.passthrough import Relayed, open_passthrough
+from services.downloads.revision_index import RevisionFacts
+from services.downloads.storage import BlobStore, StoredBlob
+from shared.errors import BadRequest
+from shared.outbound import Outbound
 
 log = structlog.get_logger(__name__)
-HEARTBEAT_EVERY = 1.0
+T = TypeVar("T")
+OBJECT_READ = 1024 * 1024
 
 
-@dataclass
-class LocalFill:
-    """A fill this process owns; followers in the process wait on ``changed``."""
-
-    sha3_384: str
-    partial: Path
-    size: int
-    written: int = 0
-    done: bool = False
-    failed: str | None = None
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def notify(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
-
-
-@dataclass(frozen=True)
-class Hit:
-    entry: CacheEntry
-
-
-@dataclass(frozen=True)
-class Filling:
-    partial: Path
-    owner: str
-    local: LocalFill | None
-
-
-class BlobCache:
+class BlobCache(Housekeeping):
     def __init__(
         self,
-        settings: Settings,
+        *,
         store: BlobStore,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        ledger: Ledger,
+        evictor: Evictor,
+        counters: HitCounters,
+        client: httpx.AsyncClient,
+        allows: Callable[[str], bool],
+        upstream_url: str,
+        io: Executor,
+        limits: CacheLimits,
+        lease_timeout: float,
+        peers: httpx.AsyncClient,
+        node_url: str | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.sessionmaker = sessionmaker
-        self.owner = uuid.uuid4().hex
-        self.fills: dict[str, LocalFill] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.evictor = Evictor(settings, store, sessionmaker)
-        self.lease_timeout = timedelta(seconds=settings.fill_lease_timeout)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0, read=settings.blob_read_timeout), follow_redirects=False
+        super().__init__(store=store, ledger=ledger, evictor=evictor, counters=counters, io=io)
+        self.client = client
+        self.allows = allows
+        self.upstream_url = upstream_url
+        self.outbound = outbound or Outbound()
+        self.limits = limits
+        self.lease_timeout = lease_timeout
+        filler = Filler(
+            client=client,
+            allows=allows,
+            upstream_url=upstream_url,
+            outbound=self.outbound,
+            store=store,
+            ledger=ledger,
+            evictor=evictor,
+            io=io,
         )
-        self.upstream_host = (urlsplit(settings.upstream_url).hostname or "").lower()
+        self.drivers = FillDrivers(
+            filler=filler,
+            store=store,
+            ledger=ledger,
+            io=io,
+            limits=limits,
+            peers=peers,
+            node_url=node_url,
+        )
+        self.settling = KeyedLocks()  # per blob: who fills it is settled once at a time
+
+    async def find(self, sha3_384: str) -> StoredBlob | None:
+        return await self._in_thread(self.store.find, sha3_384)
+
+    async def open(
+        self, facts: RevisionFacts, byte_range: tuple[int, int] | None, requester: Requester
+    ) -> Hit | Stream:
+        """A committed blob, or the bytes of ``byte_range`` (or all) as they arrive."""
+        stored = await self.find(facts.sha3_384)
+        if stored is not None:
+            sent = byte_range[1] - byte_range[0] + 1 if byte_range else facts.size
+            self.counters.hit(facts.name, facts.sha3_384, sent)
+            if stored.path is not None:
+                return Hit(stored)
+            if self.limits.object_urls_seconds:  # the gateway (or the client) fetches it
+                url = self.store.presigned_url(facts.sha3_384, self.limits.object_urls_seconds)
+                return Hit(stored, url)
+            return Stream(self._object_bytes(facts.sha3_384, byte_range or (0, facts.size - 1)))
+        start, end = byte_range or (0, facts.size - 1)
+        state = self.drivers.followable(facts.sha3_384)
+        if state is None:
+            found = await self._settle(facts, requester)
+            if found is None:
+                log.info("cache.too_big_to_cache", snap=facts.name, size=facts.size)
+                return await self._passthrough(facts, byte_range, requester)
+            if isinstance(found, Hit):
+                return found
+            state = found
+        if start - state.available > self.limits.resume_ahead:
+            log.info("cache.resume_ahead_of_fill", snap=facts.name, start=start)
+            return await self._passthrough(facts, (start, end), requester)
+        self.counters.miss(facts.name)
+        body = follow(state, self.store, self.io, start, end, self.limits.stall_limit)
+        return Stream(await _started(self._followed(facts.name, state, body)))
+
+    async def _settle(self, facts: RevisionFacts, requester: Requester) -> FillState | Hit | None:
+        """Who fills ``facts``' blob; None when it cannot fit. This process's requests for
+        one blob settle it one at a time: fifty devices asking for a new snap at once make
+        one claim in the ledger, and the other forty-nine find its fill."""
+        async with self.settling.hold(facts.sha3_384):
+            if (state := self.drivers.followable(facts.sha3_384)) is not None:
+                return state
+            if not await self.evictor.fits(facts.size):
+                return None
+            return await self.drivers.join_or_start(facts, requester)
+
+    def _followed(
+        self, name: str, state: FillState, body: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        """A follower's bytes, counted (bytes relayed) and seen in the list of fills."""
+
+        async def counted() -> AsyncIterator[bytes]:
+            state.followers += 1
+            sent = 0
+            try:
+                async for chunk in body:
+                    sent += len(chunk)
+                    yield chunk
+            finally:
+                state.followers -= 1
+                self.counters.add(name, bytes_relayed=sent)
+
+        return counted()
+
+    async def prefetch(self, facts: RevisionFacts) -> str:
+        """Fill ``facts``' blob with no one waiting for it: ``cached`` (it is stored),
+        ``filling`` (a fill is running), or ``started``; BadRequest when it cannot fit."""
+        if await self.find(facts.sha3_384) is not None:
+            return "cached"
+        if self.drivers.followable(facts.sha3_384) is not None:
+            return "filling"
+        found = await self._settle(facts, Requester())
+        if found is None:
+            raise BadRequest(f"{facts.name} ({facts.size} bytes) does not fit in the cache")
+        if isinstance(found, Hit):
+            return "cached"
+        return "started" if found.owner == self.drivers.owner else "filling"
+
+    async def fills_in_progress(self) -> list[FillProgress]:
+        """Every fill lease, with the bytes written so far where this node can tell (its
+        own fills, and those of processes on its disk) and the followers of this process."""
+        found = []
+        for lease in await self.ledger.fills():
+            state = self.drivers.fills.get(lease.sha3_384)
+            written: int | None = None
+            if state is not None and state.owner == lease.owner:
+                written = state.available
+            elif lease.node_url is None or lease.node_url == self.drivers.node_url:
+                path = self.store.partial_path(lease.partial_name)
+                written = await self._in_thread(_file_size, path)
+            found.append(
+                FillProgress(
+                    name=lease.name,
+                    revision=lease.revision,
+                    sha3_384=lease.sha3_384,
+                    size=lease.size,
+                    written=written,
+                    followers=state.followers if state is not None else None,
+                    started_at=lease.started_at,
+                    heartbeat_at=lease.heartbeat_at,
+                )
+            )
+        return sorted(found, key=lambda fill: (fill.started_at, fill.sha3_384))
+
+    def own_fill_bytes(self, sha3_384: str, start: int) -> AsyncIterator[bytes]:
+        """The bytes from ``start`` of a blob this process is filling, as they arrive (for
+        the downloads processes of other nodes); NotFillingHere when it fills no such blob."""
+        state = self.drivers.own_fill(sha3_384)
+        if state is None:
+            raise NotFillingHere("this process is not filling that blob")
+        if start > state.size:
+            raise BadRequest(f"start is past the blob's {state.size} bytes")
+        return follow(state, self.store, self.io, start, state.size - 1, self.limits.stall_limit)
+
+    async def _object_bytes(
+        self, sha3_384: str, byte_range: tuple[int, int]
+    ) -> AsyncIterator[bytes]:
+        """A stored object's bytes, read in ranges (a hit streamed by this process)."""
+        position, end = byte_range
+        while position <= end:
+            length = min(OBJECT_READ, end - position + 1)
+            chunk = await self._in_thread(self.store.read, sha3_384, position, length)
+            if not chunk:
+                raise StorageUnavailable("the stored blob is shorter than recorded")
+            position += len(chunk)
+            yield chunk
+
+    async def _passthrough(
+        self, facts: RevisionFacts, byte_range: tuple[int, int] | None, requester: Requester
+    ) -> Stream:
+        self.counters.miss(facts.name)
+        relayed = Relayed()
+        body = await open_passthrough(
+            self.client,
+            self.allows,
+            facts,
+            byte_range,
+            relayed,
+            self.io,
+            requester.credentials,
+            self.upstream_url,
+            self.outbound,
+        )
+
+        async def counted() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in body:
+                    yield chunk
+            finally:
+                self.counters.add(
+                    facts.name, bytes_from_upstream=relayed.bytes, bytes_relayed=relayed.bytes
+                )
+                metrics.CACHE_UPSTREAM_BYTES.labels("passthrough").inc(relayed.bytes)
+
+        return Stream(await _started(counted()))
+
+    async def start(self) -> None:
+        self.counters.start()
+        try:
+            await self.sweep_orphans()
+        except Exception as exc:  # the database may be away at start: sweep next time
+            log.warning("cache.sweep_failed", error=str(exc) or type(exc).__name__)
 
     async def aclose(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        """Let running fills finish within the grace, then hand the rest over."""
+        self.cancel_retired_drops()
+        await self.drivers.aclose()
+        await self.counters.stop()
         await self.client.aclose()
+        await self.drivers.peers.aclose()
 
-    async def sweep_orphans(self) -> int:
-        """Delete partial files no live fill owns (left by a process that died)."""
-        async with self.sessionmaker() as session, session.begin():
-            live = {fill.partial_name for fill in await repo.all_fills(session)}
-        cutoff = time.time() - self.settings.fill_lease_timeout
-        removed = 0
-        for partial in self.store.partials_older_than(cutoff):
-            if partial.name not in live:
-                partial.unlink(missing_ok=True)
-                removed += 1
-        if removed:
-            log.info("cache.orphans_removed", count=removed)
-        return removed
 
-    async def check_storage(self) -> None:
-        """Health: the cache folder is writable and the disk is not past its reserve."""
-        self.store.check_writable()
-        free, reserve = self.store.free_bytes(), self.settings.cache_min_free_bytes
-        if free < reserve // 2:
-            raise RuntimeError(f"only {free} bytes free below the cache (reserve {reserve})")
+@dataclass(frozen=True)
+class FillProgress:
+    """One fill in progress, as the admin's list shows it (None: not known here)."""
 
-    async def committed(self, sha3_384: str) -> CacheEntry | None:
-        async with self.sessionmaker() as session, session.begin():
-            entry = await repo.get_entry(session, sha3_384)
-            if entry is not None and not self.store.exists(sha3_384):
-                await repo.delete_entry(session, sha3_384)  # the file went away: forget it
-                return None
-            return entry
+    name: str | None
+    revision: int | None
+    sha3_384: str
+    size: int
+    written: int | None
+    followers: int | None
+    started_at: datetime
+    heartbeat_at: datetime
 
-    async def locate(self, revision: RevisionOut, start_fill: bool = True) -> Hit | Filling | None:
-        """A committed blob, or a fill to follow (started here when nobody is filling)."""
-        sha3 = revision.sha3_384
-        for _ in range(20):
-            if (entry := await self.committed(sha3)) is not None:
-                return Hit(entry)
-            if (local := self.fills.get(sha3)) is not None:
-                return Filling(local.partial, self.owner, local)
-            if not start_fill:
-                return None
-            partial = self.store.new_partial(sha3)
-            lease = CacheFill(
-                sha3_384=sha3, owner=self.owner, partial_name=partial.name, size=revision.size
-            )
-            async with self.sessionmaker() as session, session.begin():
-                claimed = await repo.try_claim_fill(session, lease)
-                current = None if claimed else await repo.get_fill(session, sha3)
-                stale_before = utcnow() - self.lease_timeout
-                if current is not None and current.heartbeat_at < stale_before:
-                    # Read before stealing: the UPDATE refreshes ``current`` in the session.
-                    dead_owner, dead_partial = current.owner, current.partial_name
-                    claimed = await repo.steal_stale_fill(
-                        session, sha3, dead_owner, stale_before, lease
-                    )
-                    if claimed:
-                        log.warning("cache.fill_taken_over", sha3=sha3[:16], dead=dead_owner)
-                        with contextlib.suppress(ValueError, OSError):
-                            self.store.partial_path(dead_partial).unlink(missing_ok=True)
-            if claimed:
-                return Filling(partial, self.owner, self._start_fill(revision, partial))
-            if current is not None:
-                return Filling(self.store.partial_path(current.partial_name), current.owner, None)
-            await asyncio.sleep(0.05)  # released between our two looks: look again
-        raise FillError("could not settle who fills this blob")
 
-    def _start_fill(self, revision: RevisionOut, partial: Path) -> LocalFill:
-        local = LocalFill(revision.sha3_384, partial, revision.size)
-        self.fills[revision.sha3_384] = local
-        task = asyncio.create_task(self._fill(revision, local))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return local
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
-    async def _heartbeat(self, sha3: str, fill: asyncio.Task[None]) -> None:
-        """Keep the lease alive while the fill runs, progress or not (a slow upstream must
-        not let another process take over a live fill); cancel the fill if it is lost."""
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
-            try:
-                async with self.sessionmaker() as session, session.begin():
-                    alive = await repo.beat(session, sha3, self.owner)
-            except Exception as exc:  # database away: the lease may lapse; keep trying
-                log.warning("cache.heartbeat_failed", error=str(exc) or type(exc).__name__)
-                continue
-            if not alive:
-                log.warning("cache.fill_lease_lost", sha3=sha3[:16])
-                fill.cancel()
-                return
 
-    @contextlib.asynccontextmanager
-    async def _lease_kept(self, sha3: str) -> AsyncIterator[None]:
-        """Beat the lease while the body is fetched; stop before the commit releases it (a
-        beat after the release would find no lease and cancel a fill that succeeded)."""
-        fill = asyncio.current_task()
-        assert fill is not None
-        heartbeat = asyncio.create_task(self._heartbeat(sha3, fill))
-        try:
-            yield
-        finally:
-            heartbeat.cancel()
+async def _started(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Wait for the first bytes (so a fill that fails at once is a clean error)."""
+    iterator = body.__aiter__()
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        first = b""
 
-    async def _fill(self, revision: RevisionOut, local: LocalFill) -> None:
-        sha3, name = revision.sha3_384, revision.name
+    async def rest() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in iterator:
+            yield chunk
 
-        async def progress(written: int) -> None:
-            local.written = written
-            await local.notify()
-
-        allowed = {self.upstream_host, (urlsplit(revision.upstream_url).hostname or "").lower()}
-        try:
-            await self.evictor.make_room(revision.size, keep=sha3)
-            async with self._lease_kept(sha3):
-                response = await open_upstream_blob(
-                    self.client,
-                    revision.upstream_url,
-                    allowed_hosts=allowed,
-                    cdn_patterns=self.settings.cdn_host_patterns,
-                    headers={"User-Agent": "snapproxy"},
-                )
-                try:
-                    await stream_to_file(
-                        response,
-                        local.partial,
-                        size=revision.size,
-                        sha3_384=sha3,
-                        on_progress=progress,
-                    )
-                finally:
-                    await response.aclose()
-            await asyncio.to_thread(self.store.commit, local.partial, sha3)
-            async with self.sessionmaker() as session, session.begin():
-                await repo.add_entry(
-                    session,
-                    CacheEntry(
-                        sha3_384=sha3,
-                        snap_id=revision.snap_id,
-                        name=name,
-                        revision=revision.revision,
-                        size=revision.size,
-                    ),
-                )
-                await repo.bump(session, name, bytes_from_upstream=revision.size)
-                await repo.release_fill(session, sha3, self.owner)
-            local.done = True
-            log.info("cache.filled", snap=name, revision=revision.revision, size=revision.size)
-            await self.evictor.make_room(0, keep=sha3)
-        except BaseException as exc:
-            local.failed = str(exc) or type(exc).__name__
-            log.warning(
-                "cache.fill_failed", snap=name, revision=revision.revision, error=local.failed
-            )
-            local.partial.unlink(missing_ok=True)
-            with contextlib.suppress(Exception):
-                async with self.sessionmaker() as session, session.begin():
-                    await repo.release_fill(session, sha3, self.owner)
-                    await repo.bump(session, name, failed_fills=1)
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self.fills.pop(sha3, None)
-            await local.notify()
-
-    async def first_chunk(
-        self, filling: Filling, sha3_384: str, start: int, end: int
-    ) -> tuple[bytes, AsyncIterator[bytes]]:
-        """Wait for the first bytes (so a fill that fails at once gives a clean error)."""
-        stream = follow_partial(self, filling, sha3_384, start, end).__aiter__()
-        try:
-            first = await stream.__anext__()
-        except StopAsyncIteration:
-            first = b""
-        return first, stream
+    return rest()

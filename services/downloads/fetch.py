@@ -1,94 +1,102 @@
-"""Fetching one blob from upstream into a partial file, hashing as it goes.
+"""Asking the upstream for one blob, following redirects only where the allow-list says.
 
-Redirects are followed only to allowed hosts: the upstream's own, the host of the URL the
-upstream's answer gave, and the configured CDN patterns -- never a host from a client.
+The allow-list (``shared.egress``) is checked for the recorded URL and again for every
+redirect: scheme, host and port, never a host a client chose. A private blob is asked for
+with the requester's store credentials, sent to the upstream's own origin only: a redirect
+to a CDN never carries them.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import os
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+import base64
+from collections.abc import Callable, Mapping
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
+import structlog
+
+from services.downloads.errors import FillError
+from shared.outbound import Outbound
+
+log = structlog.get_logger(__name__)
 
 MAX_REDIRECTS = 5
-CHUNK = 256 * 1024
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class FillError(Exception):
-    """The upstream did not deliver the exact bytes recorded; nothing is cached."""
-
-
-def host_allowed(url: str, allowed_hosts: set[str], patterns: tuple[str, ...]) -> bool:
+def _where(url: str) -> str:
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    return host in allowed_hosts or any(fnmatch.fnmatch(host, p) for p in patterns)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def userinfo_authorization(url: str) -> dict[str, str]:
+    """Basic auth for an upstream URL that carries a user and password (an authenticating
+    gateway in front of the store): the metadata client sends it, so do blob fetches."""
+    parts = urlsplit(url)
+    if not parts.username:
+        return {}
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def blob_credentials(credentials: Mapping[str, str]) -> dict[str, str]:
+    """A requester's store credentials as a blob download sends them (snapd's v1 names)."""
+    found = {}
+    if "Authorization" in credentials:
+        found["Authorization"] = credentials["Authorization"]
+    if "Snap-Device-Authorization" in credentials:
+        found["X-Device-Authorization"] = credentials["Snap-Device-Authorization"]
+    return found
 
 
 async def open_upstream_blob(
     client: httpx.AsyncClient,
     url: str,
     *,
-    allowed_hosts: set[str],
-    cdn_patterns: tuple[str, ...],
-    headers: dict[str, str],
+    allows: Callable[[str], bool],
+    byte_range: tuple[int, int] | None = None,
+    credentials: Mapping[str, str] | None = None,
+    upstream_url: str = "",
+    outbound: Outbound | None = None,
 ) -> httpx.Response:
-    """GET ``url`` following redirects within the allowed hosts; the caller closes it."""
+    """GET ``url`` (a byte range of it if given) as a stream; the caller closes it.
+
+    ``credentials`` (a private blob's requester's) go only to ``upstream_url``, the
+    upstream's own URL. FillError when the upstream cannot be reached, redirects off the
+    allow-list, or answers anything but 200 (or 206 for a range); ``outbound`` (the way the
+    client goes out) tells a forward proxy down or an untrusted certificate apart."""
+    headers = {"User-Agent": "snapproxy"}
+    if byte_range is not None:
+        headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
+    private = blob_credentials(credentials or {})
+    if "Authorization" not in private:
+        private.update(userinfo_authorization(upstream_url))
+    upstream = origin_of(upstream_url) if upstream_url else None
     for _ in range(MAX_REDIRECTS + 1):
-        if not host_allowed(url, allowed_hosts, cdn_patterns):
-            raise FillError(
-                f"refusing to fetch from {urlsplit(url).hostname!r}: not an allowed host"
-            )
+        if not allows(url):
+            log.warning("downloads.origin_refused", origin=_where(url))
+            raise FillError("the upstream store sent this download to an origin not allowed")
+        sent = {**headers, **private} if private and origin_of(url) == upstream else headers
         try:
             response = await client.send(
-                client.build_request("GET", url, headers=headers), stream=True
+                client.build_request("GET", url, headers=sent), stream=True
             )
         except httpx.HTTPError as exc:
-            raise FillError(f"upstream unreachable: {type(exc).__name__}") from None
-        if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
+            reason = (outbound or Outbound()).failure_reason(exc)
+            log.warning("downloads.upstream_failed", origin=_where(url), reason=reason)
+            raise FillError(f"upstream unreachable: {reason}") from None
+        if response.status_code in REDIRECTS and "location" in response.headers:
             url = urljoin(url, response.headers["location"])
             await response.aclose()
             continue
+        if response.status_code not in (200, 206):
+            await response.aclose()
+            raise FillError(f"upstream answered {response.status_code}")
         return response
     raise FillError("too many redirects")
-
-
-async def stream_to_file(
-    response: httpx.Response,
-    partial: Path,
-    *,
-    size: int,
-    sha3_384: str,
-    on_progress: Callable[[int], Awaitable[None]],
-) -> None:
-    """Write the body to ``partial``; FillError unless it is exactly ``size`` bytes of
-    ``sha3_384``. The file is flushed after every chunk so followers can read it at once."""
-    if response.status_code != 200:
-        raise FillError(f"upstream answered {response.status_code}")
-    hasher = hashlib.sha3_384()
-    written = 0
-    try:
-        with partial.open("wb") as out:
-            async for chunk in response.aiter_bytes():  # as received: first bytes flow at once
-                written += len(chunk)
-                if written > size:
-                    raise FillError(f"upstream sent more than the {size} bytes recorded")
-                out.write(chunk)
-                out.flush()
-                hasher.update(chunk)
-                await on_progress(written)
-            os.fsync(out.fileno())
-    except httpx.HTTPError as exc:
-        raise FillError(
-            f"upstream stopped after {written} of {size} bytes: {type(exc).__name__}"
-        ) from None
-    if written != size:
-        raise FillError(f"upstream sent {written} of {size} bytes")
-    if hasher.hexdigest() != sha3_384:
-        raise FillError("the bytes do not have the recorded SHA3-384")

@@ -1,30 +1,143 @@
-"""Download routes: the URLs devicegw hands out, and the cache admin API."""
+"""Download routes (public: devices and ``snap download``): HTTP in, plain values to the
+service, HTTP out. A hit is sent by nginx (``X-Accel-Redirect``) in the split topology and by
+the server itself (``FileResponse``, pathsend under granian) in the embedded default."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from email.utils import formatdate
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from services.downloads.service import Downloads
+from services.downloads.answers import Hit
+from services.downloads.deps import PartsDep
+from services.downloads.service import Download, DownloadRequest
+from shared.credentials import store_credentials
+from shared.device import device_architecture, device_series
+from shared.gateway_config import (
+    ACCEL_OBJECT_RANGES,
+    ACCEL_OBJECT_WHOLE,
+    ACCEL_RANGES,
+    ACCEL_WHOLE,
+)
+from shared.upstream import relayed_headers
 
-
-def get_downloads(request: Request) -> Downloads:
-    downloads: Downloads = request.app.state.downloads
-    return downloads
-
-
-DownloadsDep = Annotated[Downloads, Depends(get_downloads)]
+OCTET_STREAM = "application/octet-stream"
 router = APIRouter()
 
 
-@router.get("/api/v1/snaps/download/{filename}", summary="Download a snap")
-@router.head("/api/v1/snaps/download/{filename}", summary="A snap download's headers")
-async def download(filename: str, request: Request, downloads: DownloadsDep) -> Response:
-    return await downloads.serve(request, filename)
+class WholeFileResponse(FileResponse):
+    """The whole file, whatever the request's Range says (it was judged and ignored)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
-@router.get("/download/{filename}", summary="Download a snap")
-@router.head("/download/{filename}", summary="A snap download's headers")
-async def download_short(filename: str, request: Request, downloads: DownloadsDep) -> Response:
-    return await downloads.serve(request, filename)
+def device_headers(relayed: Mapping[str, str]) -> dict[str, str]:
+    """What a store lookup for this device needs (downloads carry the v1 header names)."""
+    found = {"User-Agent": relayed.get("user-agent", "snapproxy")}
+    architecture = device_architecture(relayed, v1_path=True)
+    if architecture:
+        found["Snap-Device-Architecture"] = architecture
+    series = device_series(relayed, v1_path=True)
+    if series:
+        found["Snap-Device-Series"] = series
+    return found
+
+
+def _headers(download: Download, modified: str | None) -> dict[str, str]:
+    facts, byte_range = download.facts, download.byte_range
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{facts.sha3_384}"',
+        "Content-Length": str(facts.size),
+    }
+    if modified:
+        headers["Last-Modified"] = modified
+    if byte_range is not None:
+        start, end = byte_range
+        headers["Content-Range"] = f"bytes {start}-{end}/{facts.size}"
+        headers["Content-Length"] = str(end - start + 1)
+    return headers
+
+
+def respond(download: Download, accel_redirect: bool) -> Response:
+    content = download.content
+    if content is None:  # HEAD for a blob not cached yet: what the proxy knows of it
+        return Response(headers=_headers(download, None), media_type=OCTET_STREAM)
+    if isinstance(content, Hit):
+        stored = content.stored
+        modified = formatdate(stored.modified, usegmt=True)
+        tags = {"ETag": f'"{download.facts.sha3_384}"', "Last-Modified": modified}
+        # The range was decided here (parse_range): the server that sends the file applies
+        # it, or ignores the request's Range when this said "the whole file".
+        if stored.path is None:  # an object in the store
+            if content.url is None:  # HEAD: what the proxy knows of it
+                return Response(headers={**_headers(download, None), **tags})
+            if not accel_redirect:  # the client fetches the object itself
+                return RedirectResponse(content.url, status_code=302, headers=tags)
+            object_url = urlsplit(content.url)
+            location = ACCEL_OBJECT_RANGES if download.byte_range else ACCEL_OBJECT_WHOLE
+            target = f"{location}{download.facts.sha3_384}{object_url.path}?{object_url.query}"
+            return Response(headers={**tags, "X-Accel-Redirect": target}, media_type=OCTET_STREAM)
+        if accel_redirect:  # nginx sends the file, with Range, Content-Length, Accept-Ranges
+            location = ACCEL_RANGES if download.byte_range else ACCEL_WHOLE
+            return Response(
+                headers={**tags, "X-Accel-Redirect": location + stored.relative},
+                media_type=OCTET_STREAM,
+            )
+        response = FileResponse if download.byte_range else WholeFileResponse
+        return response(stored.path, media_type=OCTET_STREAM, headers=tags, stat_result=stored.stat)
+    return StreamingResponse(
+        content.body,
+        status_code=206 if download.byte_range else 200,
+        media_type=OCTET_STREAM,
+        headers=_headers(download, None),
+    )
+
+
+async def _serve(filename: str, request: Request, parts: PartsDep) -> Response:
+    relayed = relayed_headers(request.headers.items())  # 400 for bytes snapd never sends
+    download = await parts.downloads.open(
+        DownloadRequest(
+            filename=filename,
+            head=request.method == "HEAD",
+            range_header=request.headers.get("range"),
+            client=request.client.host if request.client else None,
+            device=device_headers(relayed),
+            credentials=store_credentials(relayed),
+        )
+    )
+    return respond(download, parts.accel_redirect)
+
+
+@router.get("/api/v1/snaps/download/{filename}", summary="Download a snap (devices, public)")
+async def download(filename: str, request: Request, parts: PartsDep) -> Response:
+    return await _serve(filename, request, parts)
+
+
+@router.head(
+    "/api/v1/snaps/download/{filename}",
+    summary="A snap download's headers (devices, public)",
+    operation_id="download_headers",
+)
+async def download_headers(filename: str, request: Request, parts: PartsDep) -> Response:
+    return await _serve(filename, request, parts)
+
+
+@router.get("/download/{filename}", summary="Download a snap (short URL; devices, public)")
+async def download_short(filename: str, request: Request, parts: PartsDep) -> Response:
+    return await _serve(filename, request, parts)
+
+
+@router.head(
+    "/download/{filename}",
+    summary="A snap download's headers (short URL; devices, public)",
+    operation_id="download_short_headers",
+)
+async def download_short_headers(filename: str, request: Request, parts: PartsDep) -> Response:
+    return await _serve(filename, request, parts)

@@ -1,108 +1,103 @@
-"""Serving a snap download: a hit from the cache, or a miss streamed while the cache fills."""
+"""Serving one snap download, in plain values: which revision, may this requester have it,
+then the cache's answer (a hit, or a stream of a fill). The routes do the HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from email.utils import format_datetime
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from fastapi import Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
-
-from services.downloads import repository as repo
-from services.downloads.blobcache import BlobCache, Filling, Hit
-from services.downloads.fetch import FillError
-from services.downloads.lookup import find_revision, parse_blob_name
+from services.downloads.answers import Hit, Requester, Stream
+from services.downloads.blobcache import BlobCache
 from services.downloads.ranges import parse_range
-from shared.app import Resources
-from shared.errors import UpstreamUnavailable
-from shared.models import utcnow
-from shared.revisions_api import RevisionOut, RevisionsClient
+from services.downloads.revision_index import RevisionFacts, RevisionIndex
+from shared.errors import NotFound
+from shared.names import MAX_REVISION
+from shared.pushed_api import PushedClient
 
-OCTET_STREAM = "application/octet-stream"
+BLOB_NAME = re.compile(r"(?P<snap_id>[A-Za-z0-9]{1,64})_(?P<revision>[1-9][0-9]{0,9})\.snap")
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """What a download request says, as plain values."""
+
+    filename: str
+    head: bool = False
+    range_header: str | None = None
+    client: str | None = None
+    # Headers a store lookup needs (architecture, series, user agent) and the requester's
+    # own store credentials (never the admin token).
+    device: Mapping[str, str] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Download:
+    """The answer: the revision, the range asked for, and a hit or a stream (None: a HEAD
+    for a blob that is not cached yet)."""
+
+    facts: RevisionFacts
+    byte_range: tuple[int, int] | None
+    content: Hit | Stream | None
+
+
+def parse_blob_name(filename: str) -> tuple[str, int]:
+    """``<snap-id>_<revision>.snap`` -> (snap-id, revision); NotFound for anything else."""
+    match = BLOB_NAME.fullmatch(filename)
+    if match is None or int(match["revision"]) > MAX_REVISION:
+        raise NotFound(f"no snap file named {filename[:100]!r}")
+    return match["snap_id"], int(match["revision"])
 
 
 class Downloads:
-    def __init__(self, resources: Resources, cache: BlobCache) -> None:
-        self.resources = resources
+    def __init__(
+        self,
+        index: RevisionIndex,
+        cache: BlobCache,
+        pushed: PushedClient | None = None,
+        airgap: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.index = index
         self.cache = cache
-        self.revisions = RevisionsClient(resources.peers)
-        self.accel = resources.settings.accel_redirect
+        self.pushed = pushed
+        self.airgap = airgap  # proxy.airgap as it is now
 
-    async def _count(self, name: str, **increments: int) -> None:
-        async with self.resources.sessionmaker() as session, session.begin():
-            await repo.bump(session, name, **increments)
+    async def _imported(self, snap_id: str, number: int) -> RevisionFacts:
+        """Airgap mode: an imported revision whose blob is here, or NotFound at once (the
+        upstream is never asked, a blob never filled)."""
+        revision = await self.pushed.revision(snap_id, number) if self.pushed else None
+        if revision is None or await self.cache.find(revision.sha3_384) is None:
+            raise NotFound(f"revision {number} of snap {snap_id} is not imported")
+        return RevisionFacts.of(revision)
 
-    async def serve(self, request: Request, filename: str) -> Response:
-        snap_id, number = parse_blob_name(filename)
-        revision = await find_revision(
-            self.revisions, self.resources.upstream, request, snap_id, number
-        )
-        head = request.method == "HEAD"
-        byte_range = parse_range(request.headers.get("range"), revision.size)
-        try:
-            located = await self.cache.locate(revision, start_fill=not head)
-        except FillError as exc:
-            raise UpstreamUnavailable(f"cannot fetch {revision.name}: {exc}") from None
-        if isinstance(located, Hit):
-            return await self._hit(located, revision, byte_range, head)
-        if located is None:  # HEAD on a blob not cached yet: answer from what we know
-            return Response(headers=self._headers(revision, None, None), media_type=OCTET_STREAM)
-        return await self._miss(located, revision, byte_range)
+    async def _facts(self, request: DownloadRequest) -> RevisionFacts:
+        snap_id, number = parse_blob_name(request.filename)
+        if self.airgap():
+            return await self._imported(snap_id, number)
+        facts = await self.index.get(snap_id, number)
+        if facts is None:
+            facts = await self.index.discover(snap_id, number, request.device, request.credentials)
+        elif facts.private:
+            # Fetched first for a request with store credentials: only requesters the
+            # upstream gives it to may have it (or everyone, once it turns out public).
+            facts = await self.index.confirm(facts, request.device, request.credentials)
+        if facts is None:
+            raise NotFound(f"revision {number} of snap {snap_id} is not known upstream")
+        return facts
 
-    def _headers(
-        self, revision: RevisionOut, byte_range: tuple[int, int] | None, modified: str | None
-    ) -> dict[str, str]:
-        headers = {
-            "Accept-Ranges": "bytes",
-            "ETag": f'"{revision.sha3_384}"',
-            "Content-Length": str(revision.size),
-            "Last-Modified": modified or format_datetime(utcnow(), usegmt=True),
-        }
-        if byte_range is not None:
-            start, end = byte_range
-            headers["Content-Range"] = f"bytes {start}-{end}/{revision.size}"
-            headers["Content-Length"] = str(end - start + 1)
-        return headers
+    async def open(self, request: DownloadRequest) -> Download:
+        facts = await self._facts(request)
+        byte_range = parse_range(request.range_header, facts.size)
+        if request.head:
+            stored = await self.cache.find(facts.sha3_384)
+            return Download(facts, byte_range, Hit(stored) if stored is not None else None)
+        requester = Requester(request.client, request.credentials)
+        return Download(facts, byte_range, await self.cache.open(facts, byte_range, requester))
 
-    async def _hit(
-        self, hit: Hit, revision: RevisionOut, byte_range: tuple[int, int] | None, head: bool
-    ) -> Response:
-        sha3 = revision.sha3_384
-        sent = 0 if head else (byte_range[1] - byte_range[0] + 1 if byte_range else revision.size)
-        async with self.resources.sessionmaker() as session, session.begin():
-            await repo.touch_entry(session, sha3)
-            await repo.bump(session, revision.name, hits=1, bytes_from_cache=sent)
-        modified = format_datetime(hit.entry.stored_at, usegmt=True)
-        if self.accel:
-            headers = self._headers(revision, None, modified)
-            del headers["Content-Length"], headers["Accept-Ranges"]  # nginx sets both
-            headers["X-Accel-Redirect"] = self.cache.store.accel_path(sha3)
-            return Response(headers=headers, media_type=OCTET_STREAM)
-        return FileResponse(
-            self.cache.store.local_path(sha3),
-            media_type=OCTET_STREAM,
-            headers={"ETag": f'"{sha3}"', "Last-Modified": modified},
-        )
-
-    async def _miss(
-        self, filling: Filling, revision: RevisionOut, byte_range: tuple[int, int] | None
-    ) -> Response:
-        start, end = byte_range or (0, revision.size - 1)
-        await self._count(revision.name, misses=1)
-        try:
-            first, rest = await self.cache.first_chunk(filling, revision.sha3_384, start, end)
-        except FillError as exc:
-            raise UpstreamUnavailable(f"cannot fetch {revision.name}: {exc}") from None
-
-        async def body() -> AsyncIterator[bytes]:
-            if first:
-                yield first
-            async for chunk in rest:
-                yield chunk
-
-        return StreamingResponse(
-            body(),
-            status_code=206 if byte_range else 200,
-            media_type=OCTET_STREAM,
-            headers=self._headers(revision, byte_range, None),
-        )
+    async def prefetch(self, filename: str, device: Mapping[str, str]) -> tuple[RevisionFacts, str]:
+        """Fill the blob of ``filename`` (``<snap-id>_<revision>.snap``) with no one waiting,
+        asked as a device without store credentials (public snaps): the revision's facts and
+        the cache's answer (``BlobCache.prefetch``)."""
+        facts = await self._facts(DownloadRequest(filename=filename, device=device))
+        return facts, await self.cache.prefetch(facts)

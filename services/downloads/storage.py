@@ -1,29 +1,93 @@
-"""Where verified blobs live. The local backend is content-addressed by SHA3-384 in sharded
-folders; the ``BlobStore`` protocol is the seam for an S3-compatible backend later.
+"""Where verified blobs live, behind the ``BlobStore`` seam: a local folder, or an
+S3-compatible bucket (``services/downloads/s3store.py``), chosen by settings in
+:func:`create_blob_store`.
+
+Both are content-addressed by SHA3-384. A fill always writes a local partial file
+(``partial/<sha3>.<id>.part``) that the followers of this node read as it grows, through the
+store's writer, which hashes what it writes (and, for S3, uploads it in parts as it goes);
+``commit`` makes a verified fill the blob (a rename; for S3, completing the upload), never
+before. Every method does file-system or network I/O: callers on the event loop run them in
+the blob I/O thread pool.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
-_SHA3_HEX = re.compile(r"^[0-9a-f]{96}$")
+from shared.assertions import sha3_384_file
+from shared.settings import Settings
+
+SHA3_HEX = re.compile(r"[0-9a-f]{96}")
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A committed blob: its size and time, a local file (local backend), and its name
+    below the store (the path under the cache root, or the object key)."""
+
+    size: int
+    modified: float
+    relative: str
+    path: Path | None = None
+    stat: os.stat_result | None = None
+
+
+class BlobWriter:
+    """Writes and hashes a fill's bytes into its partial file; one per fill, every method
+    in a worker thread, one call at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.hasher = hashlib.sha3_384()
+        self.file: IO[bytes] | None = None
+        self.written = 0
+
+    def write(self, chunk: bytes) -> None:
+        if self.file is None:
+            self.file = self.path.open("wb")
+        self.file.write(chunk)
+        self.file.flush()  # followers read the file by name at once
+        self.hasher.update(chunk)
+        self.written += len(chunk)
+
+    def finish(self) -> str:
+        """fsync and close; the SHA3-384 (hex) of everything written."""
+        if self.file is None:
+            self.file = self.path.open("wb")
+        os.fsync(self.file.fileno())
+        self.close()
+        return self.hasher.hexdigest()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def abort(self) -> None:
+        """Leave no trace of the fill."""
+        self.close()
+        self.path.unlink(missing_ok=True)
 
 
 class BlobStore(Protocol):
     """What the cache needs of a storage backend."""
 
-    def exists(self, sha3_384: str) -> bool: ...
+    kind: str  # "local" or "s3"
 
-    def local_path(self, sha3_384: str) -> Path:
-        """The committed file (a local backend serves it directly or via X-Accel-Redirect)."""
+    def find(self, sha3_384: str) -> StoredBlob | None:
+        """The committed blob, or None (the hit path's only I/O)."""
 
-    def accel_path(self, sha3_384: str) -> str:
-        """The committed file's path below the gateway's internal ``/_cache/`` location."""
+    def read(self, sha3_384: str, offset: int, length: int) -> bytes:
+        """Bytes of a committed blob (for followers and streamed hits without a local file)."""
 
     def new_partial(self, sha3_384: str) -> Path:
         """A fresh, unique path to fill; followers open it by name."""
@@ -33,53 +97,61 @@ class BlobStore(Protocol):
     def partials_older_than(self, cutoff: float) -> list[Path]:
         """Partial files last written before ``cutoff`` (a ``time.time()`` value)."""
 
-    def commit(self, partial: Path, sha3_384: str) -> None:
-        """Atomically make a verified partial file the committed blob."""
+    def digest(self, sha3_384: str) -> str | None:
+        """The committed blob's SHA3-384 (hex), read whole; None when it is gone."""
+
+    def presigned_url(self, sha3_384: str, seconds: int) -> str:
+        """A URL anyone holding it may GET the committed blob from, for ``seconds``
+        (object stores only)."""
+
+    def writer(self, partial: Path, sha3_384: str) -> BlobWriter:
+        """The writer of one fill into ``partial``."""
+
+    def commit(self, writer: BlobWriter, sha3_384: str) -> None:
+        """Make a finished, verified fill the committed blob (atomically visible)."""
 
     def delete(self, sha3_384: str) -> None: ...
 
-    def free_bytes(self) -> int: ...
+    def retire(self, sha3_384: str) -> None:
+        """Evict the committed blob for new requests at once, leaving its bytes a while to
+        responses already under way (``drop_retired`` deletes them)."""
+
+    def drop_retired(self, retired_before: float, sha3s: Iterable[str] | None = None) -> int:
+        """Delete the files of blobs retired before ``retired_before`` (a ``time.time()``
+        value): those of ``sha3s``, or every one; how many."""
+
+    def free_bytes(self) -> int:
+        """Room left for blobs (the local disk; a bucket has no such limit)."""
+
+    def volume_bytes(self) -> int:
+        """The size of the volume the partial files (and local blobs) live on."""
 
     def check_writable(self) -> None:
         """Raise when new blobs cannot be written."""
 
+    def sweep_uploads(self, older_than: float) -> int:
+        """Abandon uploads of fills that died before ``older_than`` (S3); how many."""
 
-class LocalBlobStore:
-    """Blobs under ``root/blobs/ab/cd/<sha3>.snap``, fills under ``root/partial/``."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.blobs = root / "blobs"
-        self.partials = root / "partial"
-        for folder in (self.blobs, self.partials):
-            folder.mkdir(parents=True, exist_ok=True)
-            folder.chmod(0o755)
-        root.chmod(0o755)
+def check_sha3(sha3_384: str) -> str:
+    if not SHA3_HEX.fullmatch(sha3_384):
+        raise ValueError(f"not a SHA3-384 hex digest: {sha3_384[:20]!r}")
+    return sha3_384
 
-    @staticmethod
-    def _check(sha3_384: str) -> str:
-        if not _SHA3_HEX.match(sha3_384):
-            raise ValueError(f"not a SHA3-384 hex digest: {sha3_384[:20]!r}")
-        return sha3_384
 
-    def _relative(self, sha3_384: str) -> str:
-        digest = self._check(sha3_384)
-        return f"blobs/{digest[:2]}/{digest[2:4]}/{digest}.snap"
+class PartialFiles:
+    """The local folder of partial files every backend fills through."""
 
-    def local_path(self, sha3_384: str) -> Path:
-        return self.root / self._relative(sha3_384)
-
-    def accel_path(self, sha3_384: str) -> str:
-        return "/_cache/" + self._relative(sha3_384)
-
-    def exists(self, sha3_384: str) -> bool:
-        return self.local_path(sha3_384).is_file()
+    def __init__(self, folder: Path) -> None:
+        self.partials = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)
 
     def new_partial(self, sha3_384: str) -> Path:
-        return self.partials / f"{self._check(sha3_384)}.{uuid.uuid4().hex[:12]}.part"
+        return self.partials / f"{check_sha3(sha3_384)}.{uuid.uuid4().hex[:12]}.part"
 
     def partial_path(self, name: str) -> Path:
-        if "/" in name or name.startswith("."):
+        if "/" in name or name.startswith(".") or not name.endswith(".part"):
             raise ValueError(f"bad partial name {name!r}")
         return self.partials / name
 
@@ -93,20 +165,108 @@ class LocalBlobStore:
                 continue
         return old
 
-    def commit(self, partial: Path, sha3_384: str) -> None:
-        final = self.local_path(sha3_384)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        for folder in (final.parent, final.parent.parent):
-            folder.chmod(0o755)
-        partial.chmod(0o644)  # the gateway's workers read it for X-Accel-Redirect
-        os.replace(partial, final)
-
-    def delete(self, sha3_384: str) -> None:
-        self.local_path(sha3_384).unlink(missing_ok=True)
-
     def free_bytes(self) -> int:
-        return shutil.disk_usage(self.root).free
+        return shutil.disk_usage(self.partials).free
+
+    def volume_bytes(self) -> int:
+        return shutil.disk_usage(self.partials).total
 
     def check_writable(self) -> None:
         if not os.access(self.partials, os.W_OK):
             raise RuntimeError(f"cache folder {self.partials} is not writable")
+
+
+class LocalBlobStore(PartialFiles):
+    """Blobs under ``root/blobs/ab/cd/<sha3>.snap``, fills under ``root/partial/``."""
+
+    kind = "local"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "partial")
+        self.root = root
+        self.blobs = root / "blobs"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.blobs.chmod(0o755)
+        root.chmod(0o755)
+
+    def _relative(self, sha3_384: str) -> str:
+        digest = check_sha3(sha3_384)
+        return f"blobs/{digest[:2]}/{digest[2:4]}/{digest}.snap"
+
+    def local_path(self, sha3_384: str) -> Path:
+        return self.root / self._relative(sha3_384)
+
+    def find(self, sha3_384: str) -> StoredBlob | None:
+        relative = self._relative(sha3_384)
+        path = self.root / relative
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        if is_retired(stat):
+            return None
+        return StoredBlob(stat.st_size, stat.st_mtime, relative, path, stat)
+
+    def read(self, sha3_384: str, offset: int, length: int) -> bytes:
+        with self.local_path(sha3_384).open("rb") as blob:
+            blob.seek(offset)
+            return blob.read(length)
+
+    def digest(self, sha3_384: str) -> str | None:
+        try:
+            return sha3_384_file(self.local_path(sha3_384))[0]
+        except FileNotFoundError:
+            return None
+
+    def presigned_url(self, sha3_384: str, seconds: int) -> str:
+        raise RuntimeError("local blobs are served from their file, not from a URL")
+
+    def writer(self, partial: Path, sha3_384: str) -> BlobWriter:
+        return BlobWriter(partial)
+
+    def commit(self, writer: BlobWriter, sha3_384: str) -> None:
+        final = self.local_path(sha3_384)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (final.parent, final.parent.parent):
+            folder.chmod(0o755)
+        writer.path.chmod(0o644)  # the gateway's workers read it for X-Accel-Redirect
+        os.replace(writer.path, final)
+
+    def delete(self, sha3_384: str) -> None:
+        self.local_path(sha3_384).unlink(missing_ok=True)
+
+    def retire(self, sha3_384: str) -> None:
+        # The mark is the file's mtime (0, which no fill writes); the time it was retired is
+        # its ctime. A fill committed meanwhile replaces the file: it is a blob again.
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.local_path(sha3_384), (0, 0))
+
+    def drop_retired(self, retired_before: float, sha3s: Iterable[str] | None = None) -> int:
+        paths = self.blobs.glob("*/*/*.snap") if sha3s is None else map(self.local_path, sha3s)
+        dropped = 0
+        for path in paths:
+            try:
+                stat = path.stat()
+                if is_retired(stat) and stat.st_ctime < retired_before:
+                    path.unlink()
+                    dropped += 1
+            except FileNotFoundError:
+                continue
+        return dropped
+
+    def sweep_uploads(self, older_than: float) -> int:
+        return 0
+
+
+def is_retired(stat: os.stat_result) -> bool:
+    """A blob file ``LocalBlobStore.retire`` marked: evicted, not deleted yet."""
+    return stat.st_mtime == 0
+
+
+def create_blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings choose (``SNAPPROXY_STORAGE_BACKEND``)."""
+    if settings.storage_backend == "s3":
+        from services.downloads.s3store import S3BlobStore  # botocore only when used
+
+        return S3BlobStore.from_settings(settings)
+    return LocalBlobStore(settings.cache_dir)

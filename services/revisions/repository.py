@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_for
@@ -13,7 +14,34 @@ from shared.models import SnapChannel, SnapRevision, utcnow
 from shared.revisions_api import ChannelIn, RevisionIn
 
 
+def _update_on_conflict(new: Any, item: RevisionIn) -> dict[str, Any]:
+    """The SET clause for a revision already stored; ``new`` is the proposed row."""
+    same_blob = and_(SnapRevision.sha3_384 == new.sha3_384, SnapRevision.size == new.size)
+
+    def kept_unless_replaced(column: str) -> Any:
+        """The stored value, unless the blob changed (then the new answer's)."""
+        return case((same_blob, getattr(SnapRevision, column)), else_=new[column])
+
+    return {
+        "name": new.name,
+        "upstream_url": new.upstream_url,
+        "last_seen": new.last_seen,
+        "sha3_384": new.sha3_384,
+        "size": new.size,
+        "private": case((same_blob, and_(SnapRevision.private, new.private)), else_=new.private),
+        # An answer without these fields says nothing about them, unless it replaces all.
+        "snap_json": new.snap_json if item.snap else kept_unless_replaced("snap_json"),
+        "architectures": (
+            new.architectures if item.architectures else kept_unless_replaced("architectures")
+        ),
+    }
+
+
 async def upsert_revisions(session: AsyncSession, revisions: Sequence[RevisionIn]) -> None:
+    """Insert or update each revision. The latest answer wins: a SHA3-384 or size that
+    differs from the stored one replaces the whole record (the first one may have been
+    wrong). ``private`` stays set only while every answer showing this blob was private:
+    a public answer clears it, a private one never sets it on a blob known public."""
     now = utcnow()
     for item in revisions:
         values = {
@@ -27,13 +55,10 @@ async def upsert_revisions(session: AsyncSession, revisions: Sequence[RevisionIn
             "snap_json": json.dumps(item.snap, separators=(",", ":")),
             "first_seen": now,
             "last_seen": now,
+            "private": item.private,
         }
         statement = insert_for(session, SnapRevision).values(**values)
-        update = {k: statement.excluded[k] for k in ("name", "upstream_url", "last_seen")}
-        if item.snap:
-            update["snap_json"] = statement.excluded.snap_json
-        if item.architectures:
-            update["architectures"] = statement.excluded.architectures
+        update = _update_on_conflict(statement.excluded, item)
         await session.execute(
             statement.on_conflict_do_update(index_elements=["snap_id", "revision"], set_=update)
         )

@@ -1,27 +1,62 @@
-"""What the proxy knows of snap revisions: record what upstream said, resolve it later."""
+"""What the proxy knows of snap revisions: record what upstream said, resolve it later.
+
+Only the other services send observations (with the internal secret), and what they send
+came from the upstream store. Still, a revision is recorded only when its blob URL is one
+the downloads service may fetch (``shared.egress``) and its size is within
+``SNAPPROXY_MAX_SNAP_SIZE``; the upstream's latest answer about a revision wins.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.revisions import repository
 from shared.channels import normalize_channel
+from shared.egress import BlobOrigins
 from shared.errors import NotFound
 from shared.models import SnapRevision
+from shared.names import MAX_REVISION
 from shared.revisions_api import (
     Observation,
     ResolveQuery,
     RevisionIn,
     RevisionOut,
 )
+from shared.settings import Settings
 
-# Revisions are stored as 32-bit integers (PostgreSQL INTEGER); a larger number names none.
-MAX_REVISION = 2**31 - 1
-MAX_SIZE = 2**63 - 1  # BIGINT
+log = structlog.get_logger(__name__)
+
 MAX_ARCHITECTURES = 256  # characters of the comma-joined list (the column's width)
+
+
+@dataclass(frozen=True)
+class RecordPolicy:
+    """Which revisions are recorded: blob URLs on the allow-list, sizes up to a cap."""
+
+    origins: BlobOrigins
+    max_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecordPolicy:
+        return cls(BlobOrigins.from_settings(settings), settings.max_snap_size_bytes)
+
+    def refusal(self, item: RevisionIn) -> str | None:
+        """Why ``item`` is not recorded, or None."""
+        if item.revision > MAX_REVISION:
+            return "revision number out of range"
+        if item.size > self.max_size:
+            return f"size over SNAPPROXY_MAX_SNAP_SIZE ({self.max_size} bytes)"
+        if len(",".join(item.architectures)) > MAX_ARCHITECTURES:
+            return "too many architectures"
+        if not self.origins.allows(item.upstream_url):
+            return "blob URL not on the allow-list (SNAPPROXY_UPSTREAM_URL, SNAPPROXY_CDN_HOSTS)"
+        return None
 
 
 def _out(row: SnapRevision) -> RevisionOut:
@@ -35,20 +70,36 @@ def _out(row: SnapRevision) -> RevisionOut:
         size=row.size,
         upstream_url=row.upstream_url,
         snap=snap,
+        private=row.private,
     )
 
 
-def _storable(item: RevisionIn) -> bool:
-    return (
-        item.revision <= MAX_REVISION
-        and item.size <= MAX_SIZE
-        and len(",".join(item.architectures)) <= MAX_ARCHITECTURES
-    )
+def _where(url: str) -> str:
+    """A URL's scheme, host and port only (its path and query may carry tokens)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port}"[:200]
+    except ValueError:
+        return "(unparsable)"
 
 
-async def record(session: AsyncSession, observation: Observation) -> None:
-    """Store what an answer showed; what no column can hold names no real revision: skipped."""
-    await repository.upsert_revisions(session, [r for r in observation.revisions if _storable(r)])
+async def record(session: AsyncSession, observation: Observation, policy: RecordPolicy) -> None:
+    """Store what an answer showed; what ``policy`` refuses is skipped (and logged)."""
+    revisions = []
+    for item in observation.revisions:
+        reason = policy.refusal(item)
+        if reason is None:
+            revisions.append(item)
+            continue
+        log.warning(
+            "revisions.not_recorded",
+            snap_id=item.snap_id,
+            revision=item.revision,
+            size=item.size,
+            blob=_where(item.upstream_url),
+            reason=reason,
+        )
+    await repository.upsert_revisions(session, revisions)
     channels = [c for c in observation.channels if c.revision <= MAX_REVISION]
     for channel in channels:
         channel.channel = normalize_channel(channel.channel)

@@ -17,7 +17,7 @@ from .assertion_types import (
 )
 from .errors import AssertionFormatError
 from .headers import HeaderValue, parse_headers
-from .keys import decode_v1
+from .keybody import decode_v1
 
 _NLNL: Final = b"\n\n"
 # snapd's atoi: no sign, no leading zeros; the length cap keeps values in int64.

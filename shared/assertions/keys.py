@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import time
-from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,68 +13,23 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from . import openpgp
 from .assertion import Assertion
-from .errors import AssertionFormatError, SignatureError
-
-ENCODING_VERSION: Final = 0x01
-WRAP_COLUMNS: Final = 76
-_BASE64_CHARS: Final = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-)
-
-
-def encode_v1(packet: bytes) -> bytes:
-    """`base64std(0x01 || packet)` wrapped at 76 columns, without a trailing newline."""
-    text = base64.b64encode(bytes([ENCODING_VERSION]) + packet)
-    return b"\n".join(text[i : i + WRAP_COLUMNS] for i in range(0, len(text), WRAP_COLUMNS))
-
-
-def decode_v1(text: bytes) -> bytes:
-    """Decode `encode_v1` text to its packet bytes; canonical base64 only."""
-    joined = text.replace(b"\n", b"")
-    if not joined or not _BASE64_CHARS.issuperset(joined) or len(joined) % 4:
-        raise AssertionFormatError("invalid base64 encoding")
-    try:
-        decoded = base64.b64decode(joined, validate=True)
-    except binascii.Error:
-        raise AssertionFormatError("invalid base64 encoding") from None
-    if base64.b64encode(decoded) != joined:
-        raise AssertionFormatError("non-canonical base64 encoding")
-    if decoded[0] != ENCODING_VERSION:
-        raise AssertionFormatError(f"unsupported encoding format version: {decoded[0]}")
-    return decoded[1:]
-
-
-def key_id_of_digest(digest: bytes) -> str:
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def key_id_of_body(body: bytes) -> str:
-    """The key ID (`public-key-sha3-384`) of an account-key body or `device-key` value."""
-    packet = decode_v1(body)
-    return key_id_of_digest(hashlib.sha3_384(bytes([ENCODING_VERSION]) + packet).digest())
+from .errors import SignatureError
+from .keybody import check_account_key, decode_v1, encode_v1, key_id_of_body, public_key_packet
 
 
 @functools.lru_cache(maxsize=256)
 def public_key_from_body(body: bytes) -> rsa.RSAPublicKey:
     """The RSA key in an account-key body or `device-key` header value."""
+    packet = public_key_packet(body)
     try:
-        packet = openpgp.decode_public_key_packet(decode_v1(body))
         return rsa.RSAPublicNumbers(packet.exponent, packet.modulus).public_key()
-    except ValueError as exc:  # AssertionFormatError, PacketError, bad RSA numbers
+    except ValueError as exc:  # bad RSA numbers
         raise SignatureError(f"cannot decode public key: {exc}") from None
 
 
 def public_key_from_account_key(account_key: Assertion) -> rsa.RSAPublicKey:
     """The RSA key of an account-key assertion, whose body must match its key ID."""
-    if account_key.type != "account-key":
-        raise SignatureError(f"expected an account-key assertion, got {account_key.type!r}")
-    declared = account_key.header("public-key-sha3-384")
-    try:
-        computed = key_id_of_body(account_key.body)
-    except AssertionFormatError as exc:
-        raise SignatureError(f"cannot decode public key: {exc}") from None
-    if computed != declared:
-        raise SignatureError("account-key public-key-sha3-384 does not match its body")
+    check_account_key(account_key)
     return public_key_from_body(account_key.body)
 
 

@@ -1,26 +1,19 @@
-"""The ``snap-proxy`` command line."""
+"""The ``snap-proxy`` command line (``shared.cli.commands`` has every command)."""
 
 from __future__ import annotations
 
 import sys
 
-import typer
-
-from shared.cli import cache, db, run, status
-
-app = typer.Typer(
-    name="snap-proxy",
-    help="snapproxy: a self-hosted Snap Store proxy and download cache.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-run.register(app)
-status.register(app)
-app.add_typer(db.app, name="db")
-app.add_typer(cache.app, name="cache")
-
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:2] == ["serve-service"]:
+        # A service process imports what serving needs, not every command's libraries
+        # (cryptography alone would cost each process some 10 MiB: docs/performance.md).
+        from shared.cli.run import serve_service_alone
+
+        serve_service_alone(sys.argv[2:])
+        return
+    from shared.cli.commands import app
+
     sys.exit(app())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import json
+import subprocess
+import sys
+from typing import Any, NoReturn
 
 import httpx
 import typer
@@ -19,6 +22,8 @@ from rich.progress import (
 from rich.table import Table
 
 from shared.cli.common import fail, settings_or_exit
+from shared.settings import Settings
+from shared.upstream_lookup import channel_download_request
 
 app = typer.Typer(help="Inspect and manage the download cache.", no_args_is_help=True)
 console = Console()
@@ -39,13 +44,31 @@ def _human(size: int | None) -> str:
     return f"{size} B"
 
 
+def _signed(size: int) -> str:
+    return f"-{_human(-size)}" if size < 0 else _human(size)
+
+
+def _proxy_url(url: str | None, settings: Settings) -> str:
+    return (url or f"http://127.0.0.1:{settings.port}").rstrip("/")
+
+
 def _admin(url: str | None) -> httpx.Client:
+    """A client of the admin API, with the admin token."""
     settings = settings_or_exit()
     if settings.admin_token is None:
         fail("set SNAPPROXY_ADMIN_TOKEN to the proxy's admin token")
-    base = (url or f"http://127.0.0.1:{settings.port}").rstrip("/")
     token = settings.admin_token.get_secret_value()
-    return httpx.Client(base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"})
+    return httpx.Client(
+        base_url=_proxy_url(url, settings),
+        timeout=600,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def _device(url: str | None) -> httpx.Client:
+    """A client that asks the proxy as a device does. Never the admin client: device
+    requests are relayed upstream, and the admin token must not leave the suite."""
+    return httpx.Client(base_url=_proxy_url(url, settings_or_exit()), timeout=600)
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
@@ -54,12 +77,16 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     except httpx.HTTPError as exc:
         fail(f"cannot reach the proxy at {client.base_url}: {type(exc).__name__}")
     if response.status_code != 200:
-        try:
-            message = response.json()["error-list"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            message = response.text[:200]
-        fail(f"{method} {path}: HTTP {response.status_code}: {message}")
+        _call_failed(response, f"{method} {path}")
     return response.json()
+
+
+def _call_failed(response: httpx.Response, what: str) -> NoReturn:
+    try:
+        message = response.json()["error-list"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        message = response.text[:200]
+    fail(f"{what}: HTTP {response.status_code}: {message}")
 
 
 @app.command()
@@ -67,21 +94,39 @@ def stats(url: str = UrlOption) -> None:
     """Hits, misses and bytes saved, overall and per snap."""
     with _admin(url) as client:
         body = _call(client, "GET", "/v1/cache/stats")
-    totals = body["totals"]
+    totals, disk = body["totals"], body["disk"]
     served = totals["bytes-from-cache"]
     console.print(
         f"{totals['entries']} blobs, {_human(totals['size'])} of {_human(totals['max-size'])}; "
         f"{totals['hits']} hits, {totals['misses']} misses; "
-        f"{_human(served)} served from cache, {_human(totals['bytes-from-upstream'])} fetched"
+        f"{_human(served)} served from cache, {_human(totals['bytes-relayed'])} relayed while "
+        f"fetched, {_human(totals['bytes-from-upstream'])} fetched; "
+        f"{_signed(totals['bytes-saved'])} saved"
     )
-    table = Table("snap", "hits", "misses", "from cache", "from upstream", "failed", "evicted")
+    console.print(
+        f"disk: {_human(disk['free'])} free of {_human(disk['total'])} "
+        f"(eviction keeps {_human(disk['reserve'])} free)"
+    )
+    table = Table(
+        "snap",
+        "hits",
+        "misses",
+        "from cache",
+        "relayed",
+        "from upstream",
+        "saved",
+        "failed",
+        "evicted",
+    )
     for name, row in sorted(body["snaps"].items()):
         table.add_row(
             name,
             str(row["hits"]),
             str(row["misses"]),
             _human(row["bytes-from-cache"]),
+            _human(row["bytes-relayed"]),
             _human(row["bytes-from-upstream"]),
+            _signed(row["bytes-saved"]),
             str(row["failed-fills"]),
             str(row["evictions"]),
         )
@@ -152,22 +197,15 @@ def prefetch(
     arch: str = typer.Option("amd64", help="Architecture to fetch."),
     url: str = UrlOption,
 ) -> None:
-    """Warm the cache: fetch a snap through the proxy, with a progress bar."""
-    with _admin(url) as client:
+    """Warm the cache: fetch a snap through the proxy as a device does, with a progress bar."""
+    with _device(url) as client:
         headers = {"Snap-Device-Architecture": arch, "Snap-Device-Series": "16"}
-        action = {
-            "action": "download",
-            "instance-key": "download-1",
-            "name": name,
-            "channel": channel,
-            "epoch": None,
-        }
         answer = _call(
             client,
             "POST",
             "/v2/snaps/refresh",
             headers=headers,
-            json={"context": [], "actions": [action], "fields": ["download", "revision"]},
+            json=channel_download_request(name, channel),
         )
         result = (answer.get("results") or [{}])[0]
         if result.get("result") == "error":
@@ -195,3 +233,64 @@ def prefetch(
     console.print(
         f"{name} revision {snap['revision']} ({_human(size)}, {channel}, {arch}) is cached"
     )
+
+
+@app.command("move-to")
+def move_to(
+    backend: str = typer.Argument(..., help="Where the blobs go: s3 or local."),
+    switch: bool = typer.Option(
+        True, help="Then set proxy.storage.backend (this node's configuration)."
+    ),
+    url: str = UrlOption,
+) -> None:
+    """Copy every cached snap into the other storage backend, then switch to it.
+
+    Each blob is read from the store in use, written to the other one and checked against
+    its SHA3-384 before it is kept there; blobs already there are skipped, so a move that was
+    stopped is finished by running the command again. The old copies stay where they were
+    (delete them once the proxy runs on the new backend). The proxy keeps serving meanwhile.
+    Configure the S3 keys first (`snap-proxy config proxy.storage.s3...`, docs/storage.md)."""
+    if backend not in ("s3", "local"):
+        fail(f"unknown backend {backend!r}: choose s3 or local", 2)
+    with _admin(url) as client:
+        total = _call(client, "GET", "/v1/cache/stats")["totals"]["size"] or 0
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        summary: dict[str, Any] = {}
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"to {backend}", total=total)
+            try:
+                with client.stream("POST", "/v1/cache/move", json={"to": backend}) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        _call_failed(response, "POST /v1/cache/move")
+                    for line in response.iter_lines():
+                        item = json.loads(line)
+                        if "error" in item:
+                            fail(f"the move stopped: {item['error']} (run it again to resume)")
+                        if item.get("done"):
+                            summary = item
+                        else:
+                            progress.update(task, advance=item["size"], description=item["name"])
+            except httpx.HTTPError as exc:
+                fail(f"the move stopped: {type(exc).__name__} (run it again to resume)")
+    if not summary:
+        fail("the move ended without its summary (run it again to resume)")
+    console.print(
+        f"{summary['copied']} blobs copied ({_human(summary['bytes'])}), "
+        f"{summary['present']} were there already: every cached snap is in {backend}"
+    )
+    if not switch or url:
+        console.print(f"next: snap-proxy config proxy.storage.backend={backend}")
+        return
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "config", f"proxy.storage.backend={backend}"],
+        check=False,
+    )
+    if done.returncode != 0:
+        fail(f"then run: snap-proxy config proxy.storage.backend={backend}", done.returncode)

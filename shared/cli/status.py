@@ -1,100 +1,88 @@
-"""``snap-proxy status`` and ``snap-proxy check-connections``."""
+"""``snap-proxy status`` and ``snap-proxy check-connections``, in the Snap Store Proxy's
+shapes (``shared.status_report``, ``shared.connections``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
-import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from shared.cache import create_cache
-from shared.cli.common import settings_or_exit
-from shared.db import create_engine, ping_database
-from shared.preflight import database_label
-from shared.settings import SERVICE_NAMES, Settings
-from shared.suite_status import service_status
-
-
-def _gateway_url(settings: Settings, url: str | None) -> str:
-    return (url or f"http://127.0.0.1:{settings.port}").rstrip("/")
-
-
-async def _statuses(gateway: str) -> dict[str, dict[str, object]]:
-    async with httpx.AsyncClient(base_url=gateway, timeout=5) as client:
-        results = await asyncio.gather(
-            *(service_status(client, f"/_status/{name}/check") for name in SERVICE_NAMES)
-        )
-    return dict(zip(SERVICE_NAMES, results, strict=True))
+from shared.cli.common import best_settings, proxy_url
+from shared.connections import ConnectionCheck, check_all
+from shared.gateway_status import gateway_problem
+from shared.offline.importer import missing_essentials
+from shared.settings import Settings
+from shared.status_report import as_json, gather, lines
 
 
 def status(
-    url: str = typer.Option(None, help="Gateway URL [default: http://127.0.0.1:$SNAPPROXY_PORT]."),
+    url: str = typer.Option(None, help="Gateway URL (default: http://127.0.0.1:$SNAPPROXY_PORT)."),
+    as_json_: bool = typer.Option(False, "--json", help="Print the status as JSON, for scripts."),
 ) -> None:
-    """Show whether each internal service is running, through the gateway."""
-    settings = settings_or_exit()
-    gateway = _gateway_url(settings, url)
-    results = asyncio.run(_statuses(gateway))
-    console = Console()
-    console.print(f"snapproxy at {gateway}")
-    table = Table()
-    table.add_column("Service")
-    table.add_column("Status")
-    for name, result in results.items():
-        state = "running" if result["ok"] else f"not running: {result.get('error', 'unknown')}"
-        table.add_row(name, state)
-    console.print(table)
-    if not all(result["ok"] for result in results.values()):
+    """Show the store's state, the connected devices and the device limit, and whether each
+    internal service is running (through the gateway). Exits 1 when one is not running.
+
+    The device figures come from the admin API: the admin token is admin.token
+    (`snap-proxy config`) or SNAPPROXY_ADMIN_TOKEN."""
+    settings, _ = best_settings()
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    limit = settings.device_limit or None
+    report = asyncio.run(gather(proxy_url(settings, url), token, limit))
+    report.store_id = settings.store_id
+    if settings.tls_enabled:  # the front door as clients see it: HTTPS for proxy.domain
+        problem = asyncio.run(gateway_problem(settings, url))
+        if problem is not None:
+            report.front_door_failed(problem)
+    mode = _mode_lines(settings)
+    if as_json_:
+        body = as_json(report) | {"mode": "airgap" if settings.airgap else "online"}
+        body["warnings"] = [line.removeprefix("Warning: ") for line in mode[1:]]
+        typer.echo(json.dumps(body, indent=2, sort_keys=True))
+    else:
+        shown = lines(report)
+        at = shown.index("Internal Service Status:") if "Internal Service Status:" in shown else 0
+        for line in [*shown[:at], *mode, *shown[at:]]:
+            typer.echo(line)
+    if not report.healthy:
         raise typer.Exit(1)
 
 
-async def _check_targets(settings: Settings) -> list[tuple[str, str, str | None]]:
-    url = settings.sqlalchemy_url
-    db_where = url.host or (url.database or "sqlite")
-    engine = create_engine(settings, application_name="snap-proxy-check")
-    cache = create_cache(settings.memcached_servers)
-
-    async def outcome(check: asyncio.Future[None] | object) -> str | None:
-        try:
-            async with asyncio.timeout(settings.db_connect_timeout + 2):
-                await check  # type: ignore[misc]
-        except Exception as exc:
-            return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return None
-
-    async def upstream() -> None:
-        async with httpx.AsyncClient(timeout=settings.db_connect_timeout) as client:
-            await client.head(settings.upstream_url + "/")
-
+def _mode_lines(settings: Settings) -> list[str]:
+    """``Mode:`` online or airgap (proxy.airgap); in airgap mode, a ``Warning:`` line per
+    essential not imported (a base a snap needs, snapd)."""
+    if not settings.airgap:
+        return ["Mode: online"]
+    mode = "Mode: airgap (imported snaps only)"
     try:
-        results = await asyncio.gather(
-            outcome(ping_database(engine, settings.db_connect_timeout)),
-            outcome(cache.check()),
-            outcome(upstream()),
-        )
-    finally:
-        await engine.dispose()
-        await cache.close()
-    name = "postgres" if url.drivername.startswith("postgresql") else "sqlite"
-    return [
-        (name, db_where, results[0]),
-        ("memcached", cache.describe(), results[1]),
-        ("upstream", settings.upstream_url, results[2]),
-    ]
+        warnings = asyncio.run(missing_essentials(settings))
+    except Exception as exc:
+        return [mode, f"Warning: the imported snaps cannot be checked ({type(exc).__name__})"]
+    return [mode, *(f"Warning: {warning}" for warning in warnings)]
+
+
+def _line(check: ConnectionCheck) -> str:
+    if not check.checked:
+        return f"{check.kind}: {check.target}"
+    return f"{check.kind}: {check.target}: {'OK' if check.error is None else check.error}"
 
 
 def check_connections() -> None:
-    """Check that the database, memcached and the upstream store can be reached."""
-    settings = settings_or_exit()
-    failed = []
-    for name, where, error in asyncio.run(_check_targets(settings)):
-        typer.echo(f"{name}: {where}: {'OK' if error is None else 'FAILED: ' + error}")
-        if error is not None:
-            failed.append(name)
+    """Check that this node reaches the upstream store, the database and each memcached
+    server, one line each; exits 1 when one cannot be reached."""
+    settings, table_error = best_settings()
+    checks = asyncio.run(check_all(settings))
+    for check in checks:
+        typer.echo(_line(check))
+    failed = [check for check in checks if check.error is not None]
     if failed:
-        typer.echo(f"Cannot reach: {', '.join(failed)} (database: {database_label(settings)})")
+        names = ", ".join(dict.fromkeys(f"{check.kind} {check.target}" for check in failed))
+        typer.echo(f"Cannot reach: {names}")
         raise typer.Exit(1)
+    if table_error is not None:  # reachable, but its configuration could not be read
+        typer.echo(
+            f"note: {table_error}; checked with the environment and bootstrap file", err=True
+        )
     typer.echo("All connections appear to be accessible")
 
 

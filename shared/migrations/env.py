@@ -1,4 +1,11 @@
-"""The one Alembic environment. The URL comes from ``config.attributes['sqlalchemy_url']``."""
+"""The one Alembic environment. The URL comes from ``config.attributes['sqlalchemy_url']``,
+or a connection from ``config.attributes['connection']`` (``shared.dbsetup`` migrates inside
+its own transaction).
+
+Models name logical schemas (``shared.db.SCHEMAS``); the connection translates them, so a
+migration may name a table's schema either way (``schema="auth"`` or ``"snapauth"``: None on
+SQLite). The version table stays in the connection's default schema on both databases.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,26 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.models  # noqa: F401  (registers the tables)
-from shared.db import Base
+from shared.db import SCHEMAS, real_metadata, schema_translate_map
 
 config = context.config
-target_metadata = Base.metadata
+
+
+def _ours(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic compares the default schema and snapproxy's own, nothing else."""
+    return type_ != "schema" or name is None or name in SCHEMAS.values()
 
 
 def _migrate(connection: Connection) -> None:
+    dialect = connection.dialect.name
+    connection.execution_options(schema_translate_map=schema_translate_map(dialect))
+    default_schema = connection.dialect.default_schema_name if dialect == "postgresql" else None
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        target_metadata=real_metadata(dialect, default_schema),
+        render_as_batch=dialect == "sqlite",
+        include_schemas=dialect == "postgresql",
+        include_name=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

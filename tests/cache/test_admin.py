@@ -7,26 +7,27 @@ from datetime import datetime
 
 import httpx
 
-from tests.cache.support import (
-    ADMIN_TOKEN,
+from services.downloads.housekeeping import RETIRED_GRACE
+from tests.support.cache import (
     KIB,
     Blob,
-    CacheProxy,
     assert_cache_consistent,
     blob_fetches,
     fetch,
+    wait_for,
 )
+from tests.support.proxies import ADMIN_TOKEN, ProxyUnderTest
 from tests.support.sim import SimHandle
 
 
-def get(proxy: CacheProxy, blob: Blob, headers: dict[str, str] | None = None) -> bytes:
+def get(proxy: ProxyUnderTest, blob: Blob, headers: dict[str, str] | None = None) -> bytes:
     with proxy.client() as client:
         got = fetch(client, blob.url_path, headers=headers)
     assert got.complete, got.error
     return got.body
 
 
-def test_admin_api_needs_the_token(proxy: CacheProxy) -> None:
+def test_admin_api_needs_the_token(proxy: ProxyUnderTest) -> None:
     for path in ("/v1/cache/stats", "/v1/cache/entries"):
         assert httpx.get(proxy.url + path).status_code == 401
         wrong = {"Authorization": f"Bearer not-{ADMIN_TOKEN}"}
@@ -35,7 +36,7 @@ def test_admin_api_needs_the_token(proxy: CacheProxy) -> None:
 
 
 def test_stats_count_hits_misses_and_bytes_per_snap(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     one, two = new_snap(300 * KIB), new_snap(100 * KIB)
     zero = proxy.snap_stats(one.name)
@@ -53,6 +54,9 @@ def test_stats_count_hits_misses_and_bytes_per_snap(
         "bytes-from-upstream": one.size,
         "failed-fills": 0,
         "evictions": 0,
+        "bytes-relayed": one.size,  # the miss, streamed from the fill
+        # sent (from cache and relayed) minus fetched upstream
+        "bytes-saved": one.size + 1000,
     }
     assert stats["snaps"][two.name]["misses"] == 1
     assert stats["snaps"][two.name]["hits"] == 0
@@ -67,7 +71,7 @@ def test_stats_count_hits_misses_and_bytes_per_snap(
     assert blob_fetches(sim, one) == 1 and blob_fetches(sim, two) == 1
 
 
-def test_entries(proxy: CacheProxy, new_snap: Callable[[int], Blob]) -> None:
+def test_entries(proxy: ProxyUnderTest, new_snap: Callable[[int], Blob]) -> None:
     blob = new_snap(64 * KIB)
     assert proxy.entries(blob.name) == []
     get(proxy, blob)
@@ -85,7 +89,7 @@ def test_entries(proxy: CacheProxy, new_snap: Callable[[int], Blob]) -> None:
 
 
 def test_evict_a_snap_then_everything(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     one, two = new_snap(64 * KIB), new_snap(64 * KIB)
     get(proxy, one)
@@ -93,7 +97,9 @@ def test_evict_a_snap_then_everything(
     evicted = proxy.evict(one.name)
     assert [entry["sha3-384"] for entry in evicted] == [one.sha3_384]
     assert proxy.entries(one.name) == []
-    assert not proxy.stored_path(one.sha3_384).exists()
+    assert one.sha3_384 not in proxy.blob_files()  # a miss at once; the file goes later
+    file_gone = wait_for(lambda: not proxy.stored_path(one.sha3_384).exists(), RETIRED_GRACE + 15)
+    assert file_gone, "the evicted blob's file outlived its grace"
     assert proxy.snap_stats(one.name)["evictions"] == 1
     assert [entry["sha3-384"] for entry in proxy.entries(two.name)] == [two.sha3_384]
 
@@ -110,7 +116,7 @@ def test_evict_a_snap_then_everything(
         assert admin.post("/v1/cache/evict", json={}).status_code == 400
 
 
-def test_pin_marks_entries(proxy: CacheProxy, new_snap: Callable[[int], Blob]) -> None:
+def test_pin_marks_entries(proxy: ProxyUnderTest, new_snap: Callable[[int], Blob]) -> None:
     blob = new_snap(64 * KIB)
     get(proxy, blob)
     assert proxy.pin(blob.name) == 1
@@ -121,7 +127,7 @@ def test_pin_marks_entries(proxy: CacheProxy, new_snap: Callable[[int], Blob]) -
 
 
 def test_verify_drops_a_corrupted_or_missing_file(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     corrupted, missing, intact = new_snap(200 * KIB), new_snap(64 * KIB), new_snap(64 * KIB)
     for blob in (corrupted, missing, intact):

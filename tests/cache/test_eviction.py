@@ -6,16 +6,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.cache.support import (
+from tests.support.cache import (
     MIB,
     Blob,
-    CacheProxy,
     assert_cache_consistent,
     blob_fetches,
     fetch,
-    running_embedded,
-    running_split,
+    running_fast_embedded,
+    running_fast_split,
 )
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 
 SIZE = 1 * MIB
@@ -27,36 +27,36 @@ def capped_proxy(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     cache_upstream: SimHandle,
-) -> Iterator[CacheProxy]:
+) -> Iterator[ProxyUnderTest]:
     """A proxy with SNAPPROXY_CACHE_MAX_SIZE at three and a half snaps."""
-    env = {"SNAPPROXY_CACHE_MAX_SIZE": str(CAP), "SNAPPROXY_CACHE_MIN_FREE": "0"}
+    env = {"SNAPPROXY_CACHE_MAX_SIZE": f"{CAP}B", "SNAPPROXY_CACHE_MIN_FREE": "0"}
     base = tmp_path_factory.mktemp(f"capped-{request.param}")
     if request.param == "embedded":
-        with running_embedded(base, cache_upstream, **env) as proxy:
+        with running_fast_embedded(base, cache_upstream, **env) as proxy:
             yield proxy
     else:
-        with running_split(base, cache_upstream, 1, **env) as proxy:
+        with running_fast_split(base, cache_upstream, 1, **env) as proxy:
             yield proxy
 
 
 @pytest.fixture
-def capped(capped_proxy: CacheProxy) -> CacheProxy:
+def capped(capped_proxy: ProxyUnderTest) -> ProxyUnderTest:
     """The capped proxy, emptied."""
     capped_proxy.evict()
     return capped_proxy
 
 
-def get(proxy: CacheProxy, blob: Blob) -> None:
+def get(proxy: ProxyUnderTest, blob: Blob) -> None:
     with proxy.client() as client:
         got = fetch(client, blob.url_path)
     assert got.complete and got.body == blob.content(), got.error
 
 
-def cached_names(proxy: CacheProxy) -> set[str]:
+def cached_names(proxy: ProxyUnderTest) -> set[str]:
     return {entry["name"] for entry in proxy.entries()}
 
 
-def assert_under_cap(proxy: CacheProxy) -> None:
+def assert_under_cap(proxy: ProxyUnderTest) -> None:
     stats = proxy.stats()["totals"]
     assert stats["max-size"] == CAP
     assert stats["size"] <= CAP
@@ -65,7 +65,7 @@ def assert_under_cap(proxy: CacheProxy) -> None:
 
 
 def test_least_recently_used_are_evicted(
-    capped: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    capped: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     a, b, c, d, e = (new_snap(SIZE) for _ in range(5))
     for blob in (a, b, c):
@@ -93,7 +93,7 @@ def test_least_recently_used_are_evicted(
 
 
 def test_pinned_blobs_are_never_evicted(
-    capped: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    capped: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     pinned, *others = (new_snap(SIZE) for _ in range(5))
     get(capped, pinned)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.support import MIB, Blob, CacheProxy, blob_fetches, expected_range, fetch
+from tests.support.cache import MIB, Blob, blob_fetches, expected_range, fetch
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 from tests.support.snapclient import snap_download
 
@@ -15,7 +16,7 @@ RANGES = ["bytes=0-0", "bytes=100-199", "bytes=-10", "bytes=500000-", "bytes=104
 
 
 def test_cached_blobs_are_served_with_the_upstream_down(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     cached, uncached = new_snap(1 * MIB), new_snap(64 * 1024)
     reference = cached.content()
@@ -46,7 +47,7 @@ def test_cached_blobs_are_served_with_the_upstream_down(
 
 @pytest.mark.realclient
 def test_real_client_downloads_a_cached_snap_offline(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
 ) -> None:
     blob = new_snap(1 * MIB)
     online = snap_download(proxy.url, blob.name, cwd=tmp_path / "online")

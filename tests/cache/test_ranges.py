@@ -14,22 +14,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cache.support import (
+from tests.support.cache import (
     KIB,
     MIB,
     Blob,
-    CacheProxy,
     assert_cache_consistent,
     blob_fetches,
     expected_range,
     fetch,
 )
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 from tests.support.snapclient import snap_download
 
 
 def test_download_cut_at_40_percent_resumes(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     blob = new_snap(4 * MIB)
     reference = blob.content()
@@ -54,7 +54,7 @@ def test_download_cut_at_40_percent_resumes(
 
 @pytest.mark.parametrize("header", ["bytes=0-0", "bytes=1000-1999", "bytes=-1000", "bytes=70000-"])
 def test_ranges_on_a_miss(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob], header: str
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob], header: str
 ) -> None:
     """A range asked of a blob nobody has fetched yet is cut out of the fill."""
     blob = new_snap(96 * KIB)
@@ -85,7 +85,7 @@ def range_headers(draw: st.DrawFn, size: int) -> str:
 
 
 def test_hits_answer_any_single_range(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     blob = new_snap(300 * KIB)
     reference = blob.content()
@@ -118,7 +118,7 @@ def test_hits_answer_any_single_range(
 
 @pytest.mark.realclient
 def test_real_client_resumes_a_partial_download(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
 ) -> None:
     """snapd finds ``<name>_<rev>.snap.partial`` and asks for the rest with ``Range``."""
     blob = new_snap(2 * MIB)

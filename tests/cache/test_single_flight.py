@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.support import MIB, Blob, CacheProxy, assert_cache_consistent
+from tests.support.cache import MIB, Blob, assert_cache_consistent
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 from tests.support.snapclient import SnapDownloadResult, snap_download
 
@@ -27,17 +28,17 @@ CLIENTS = 10
         pytest.param("split-2-downloads", marks=pytest.mark.split),
     ]
 )
-def topology(request: pytest.FixtureRequest) -> CacheProxy:
+def topology(request: pytest.FixtureRequest) -> ProxyUnderTest:
     fixture = {
         "embedded": "embedded_cache",
         "split": "split_single",
         "split-2-downloads": "split_cache",
     }[request.param]
-    proxy: CacheProxy = request.getfixturevalue(fixture)
+    proxy: ProxyUnderTest = request.getfixturevalue(fixture)
     return proxy
 
 
-def served_by_replica(proxy: CacheProxy, blob: Blob) -> list[int]:
+def served_by_replica(proxy: ProxyUnderTest, blob: Blob) -> list[int]:
     """How many download requests for ``blob`` each downloads replica logged."""
     assert proxy.topology is not None
     counts = []
@@ -47,7 +48,7 @@ def served_by_replica(proxy: CacheProxy, blob: Blob) -> list[int]:
     return counts
 
 
-def download_wave(proxy: CacheProxy, blob: Blob, base: Path) -> list[SnapDownloadResult]:
+def download_wave(proxy: ProxyUnderTest, blob: Blob, base: Path) -> list[SnapDownloadResult]:
     """``CLIENTS`` concurrent ``snap download``, each into a fresh directory."""
 
     def one(index: int) -> SnapDownloadResult:
@@ -71,7 +72,7 @@ def assert_all_identical(results: list[SnapDownloadResult], blob: Blob) -> None:
 
 @pytest.mark.realclient
 def test_ten_clients_one_upstream_fetch(
-    topology: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
+    topology: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob], tmp_path: Path
 ) -> None:
     proxy = topology
     blob = new_snap(6 * MIB)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.cache.support import MIB, Blob, CacheProxy, blob_fetches, fetch
+from tests.support.cache import MIB, Blob, blob_fetches, fetch
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 
 
 def test_a_slow_fill_completes_and_is_committed(
-    proxy: CacheProxy, sim: SimHandle, new_snap: Callable[[int], Blob]
+    proxy: ProxyUnderTest, sim: SimHandle, new_snap: Callable[[int], Blob]
 ) -> None:
     blob = new_snap(MIB // 2)
     sim.set_faults(bandwidth_bps=256 * 1024)  # about 2 s: a couple of heartbeats
-    with proxy.client(timeout=60) as client:
+    with proxy.client() as client:
         got = fetch(client, blob.url_path)
     assert got.complete and got.status == 200, got.error
     assert got.body == blob.content()

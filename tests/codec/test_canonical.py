@@ -15,7 +15,7 @@ from shared.assertions import (
     verify_chain,
     verify_signature,
 )
-from shared.assertions.keys import decode_v1
+from shared.assertions.keybody import decode_v1
 
 from .support import FIXTURE_NAMES, GENERIC_KEY_ID, ROOT_KEY_ID
 

@@ -25,7 +25,7 @@ from shared.assertions import (
     verify_signature,
     verify_signature_with_key,
 )
-from shared.assertions.keys import decode_v1, encode_v1
+from shared.assertions.keybody import decode_v1, encode_v1
 
 from .support import TIMESTAMP, make_account_key
 

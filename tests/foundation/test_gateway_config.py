@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.gateway_config import GatewayLayout, compose_layout, render_nginx_conf
+from shared.gateway_config import GatewayLayout, render_nginx_conf
+from shared.gateway_layouts import compose_layout
 from shared.routes import ROUTES
 from shared.settings import SERVICE_NAMES
 

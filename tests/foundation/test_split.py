@@ -6,8 +6,10 @@ Outages are real: the test's own PostgreSQL server and memcached are stopped and
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +17,8 @@ import pytest
 from shared import migrate
 from shared.settings import SERVICE_NAMES, Settings
 from shared.split import SplitTopology
-from tests.conftest import proxy_env
-from tests.support.infra import Memcached, PrivatePostgres, fresh_database
+from tests.support.infra import Memcached, PrivatePostgres, fresh_database, proxy_env
+from tests.support.proxies import SNAP_PROXY
 
 pytestmark = [
     pytest.mark.split,
@@ -24,13 +26,15 @@ pytestmark = [
 ]
 
 
-def wait_for_status(client: httpx.Client, path: str, status: int, timeout: float = 20) -> dict:
+def wait_for_status(
+    client: httpx.Client, path: str, status: int, timeout: float = 20
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         response = client.get(path)
         if response.status_code == status or time.monotonic() > deadline:
             assert response.status_code == status, response.text
-            return response.json()
+            return dict(response.json())
         time.sleep(0.25)
 
 
@@ -57,6 +61,19 @@ def outage_topology(
             topology.stop()
 
 
+def status_lines(topology: SplitTopology) -> tuple[int, list[str]]:
+    """``snap-proxy status`` against the topology's gateway: exit code, lines."""
+    done = subprocess.run(
+        [*SNAP_PROXY, "status", "--url", topology.gateway_url],
+        env=proxy_env(SNAPPROXY_DATA_DIR=str(topology.workdir / "status")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, done.stdout.splitlines()
+
+
 def test_split_topology_answers_health(outage_topology: SplitTopology):
     with httpx.Client(base_url=outage_topology.gateway_url, timeout=10) as client:
         assert client.get("/_status/ping").json()["service"] == "gateway"
@@ -70,6 +87,17 @@ def test_split_topology_answers_health(outage_topology: SplitTopology):
             assert check.json()["checks"]["memcached"]["ok"] is True
         answer = client.get("/v2/nothing-here", headers={"X-Request-Id": "rid-42"})
         assert answer.headers["x-request-id"] == "rid-42"
+    code, lines = status_lines(outage_topology)
+    assert code == 0, lines
+    assert lines[lines.index("Internal Service Status:") + 1 :] == [
+        "  memcached: running",
+        "  nginx: running",
+        "  snapassert: running",
+        "  snapauth: running",
+        "  snapdevicegw: running",
+        "  snapdownloads: running",
+        "  snaprevs: running",
+    ]
 
 
 def test_database_outage_and_recovery(outage_topology, private_postgres):
@@ -103,6 +131,15 @@ def test_memcached_outage_still_serves(outage_topology, memcached_private):
             assert "memcached" in body["services"][service]["error"]
         for service in SERVICE_NAMES:
             assert client.get(f"/_status/{service}/ping").status_code == 200
+        code, lines = status_lines(outage_topology)
+        assert code == 1
+        assert "  memcached: not running: [Errno 111] Connection refused" in lines
+        assert "  nginx: running" in lines
+        url = f"{outage_topology.gateway_url}/_status/auth/check"
+        assert (
+            f"  snapauth: not running: 503 Server Error: Service Unavailable for url: {url} "
+            "(memcached: [Errno 111] Connection refused)"
+        ) in lines
         memcached_private.start()
         wait_for_status(client, "/_status/check", 200)
     assert all(p.poll() is None for ps in outage_topology.processes.values() for p in ps)
@@ -118,5 +155,13 @@ def test_a_stopped_service_is_reported(outage_topology):
         down = client.get("/_status/assertions/check")
         assert down.status_code == 503
         assert down.json()["error-list"][0]["code"] == "service-unavailable"
+        code, lines = status_lines(outage_topology)
+        assert code == 1
+        url = f"{outage_topology.gateway_url}/_status/assertions/check"
+        assert (
+            f"  snapassert: not running: 503 Server Error: Service Unavailable for url: {url} "
+            "(a snapproxy service is not answering)"
+        ) in lines
+        assert "  snapauth: running" in lines and "  nginx: running" in lines
         outage_topology.start_service("assertions")
         wait_for_status(client, "/_status/check", 200)

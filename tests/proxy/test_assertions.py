@@ -3,11 +3,13 @@
 Most tests run against the real proxy (both topologies) with the store simulator upstream,
 which holds the genuine Canonical assertions and the demo catalogue's own. The ``inproc``
 tests build the app in-process over SQLite with a scripted upstream, for what the simulator
-cannot show (newer revisions, bad signatures, validation sets, upstream refusals).
+cannot show (newer revisions, bad signatures, validation sets, upstream refusals); they trust
+a root key of their own (``keys.root``).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,13 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.assertions import repository
 from services.assertions.app import create_app
 from services.assertions.keys import AssertionNotFound, parse_request
-from services.assertions.service import split_stream
+from services.assertions.pieces import split_stream
+from services.assertions.verification import MAX_KEY_FETCHES
 from shared import migrate
 from shared.app import create_resources
 from shared.assertions import (
     MEDIA_TYPE,
     PRIMARY_KEYS,
     Assertion,
+    HeaderValue,
     SigningKey,
     parse_assertion,
     parse_stream,
@@ -43,8 +47,8 @@ from shared.db import create_engine, create_sessionmaker
 from shared.errors import BadRequest
 from shared.models import StoredAssertion, utcnow
 from shared.settings import Settings
-from shared.upstream import Upstream
-from tests.proxy.conftest import ProxyUnderTest
+from tests.support.device_api import ASSERTION_ERROR_TYPES, assert_store_error
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/canonical-assertions"
@@ -62,15 +66,6 @@ def genuine() -> list[Assertion]:
 
 def assertion_requests(sim: SimHandle) -> int:
     return sum(sim.stats()["assertions"].values())
-
-
-def assert_store_error(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert "json" in response.headers["content-type"]
-    [error] = response.json()["error-list"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +185,7 @@ def test_not_found_is_json_problem(any_proxy: ProxyUnderTest, sim: SimHandle) ->
             "/api/v1/snaps/assertions/account/nosuchaccount",
         ):
             response = client.get(url)
-            assert_store_error(response, 404, "not-found")
+            assert_store_error(response, 404, "not-found", media_types=ASSERTION_ERROR_TYPES)
             assert response.headers["content-type"] == PROBLEM_JSON
 
 
@@ -269,7 +264,7 @@ def test_upstream_down_serves_what_is_stored(any_proxy: ProxyUnderTest, sim: Sim
             a.type for a in parse_stream(stream.content)
         ]
         unknown = client.get("/v2/assertions/account/never-fetched-account")
-        assert_store_error(unknown, 503)
+        assert_store_error(unknown, 503, media_types=ASSERTION_ERROR_TYPES)
         assert client.get("/v2/assertions/account/%2E%2E").status_code == 400
 
 
@@ -374,12 +369,12 @@ def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def inproc_app(settings: Settings) -> AsyncIterator[InProcess]:
-    resources = create_resources(settings, "assertions", with_peers=False)
-    await resources.upstream.aclose()
+    scripted = ScriptedUpstream()
+    resources = create_resources(
+        settings, "assertions", with_peers=False, upstream_transport=httpx.MockTransport(scripted)
+    )
     async with resources.sessionmaker() as session, session.begin():
         await session.execute(delete(StoredAssertion))
-    scripted = ScriptedUpstream()
-    resources.upstream = Upstream("http://store", transport=httpx.MockTransport(scripted))
     app = create_app(settings, resources)
     transport = httpx.ASGITransport(app=app)
     try:
@@ -389,16 +384,29 @@ async def inproc_app(settings: Settings) -> AsyncIterator[InProcess]:
         await resources.aclose()
 
 
+DEFAULT_TTL: float = Settings.model_fields["assertion_ttl"].default
+
+
+def inproc_settings(data_dir: Path, keys: Keys, assertion_ttl: float = DEFAULT_TTL) -> Settings:
+    """Settings of the in-process app: it trusts the tests' own root key."""
+    root = account_key(keys, keys.root, account="root").raw.decode()
+    return Settings(
+        data_dir=data_dir,
+        upstream_url="http://store",
+        trusted_root_keys=root,
+        assertion_ttl=assertion_ttl,
+    )
+
+
 @pytest.fixture
-async def inproc(sqlite_dir: Path) -> AsyncIterator[InProcess]:
-    async for value in inproc_app(Settings(data_dir=sqlite_dir, upstream_url="http://store")):
+async def inproc(sqlite_dir: Path, keys: Keys) -> AsyncIterator[InProcess]:
+    async for value in inproc_app(inproc_settings(sqlite_dir, keys)):
         yield value
 
 
 @pytest.fixture
-async def inproc_no_ttl(sqlite_dir: Path) -> AsyncIterator[InProcess]:
-    settings = Settings(data_dir=sqlite_dir, upstream_url="http://store", assertion_ttl=0)
-    async for value in inproc_app(settings):
+async def inproc_no_ttl(sqlite_dir: Path, keys: Keys) -> AsyncIterator[InProcess]:
+    async for value in inproc_app(inproc_settings(sqlite_dir, keys, assertion_ttl=0)):
         yield value
 
 
@@ -430,7 +438,7 @@ def account(
 
 
 def validation_set(keys: Keys, sequence: int) -> Assertion:
-    headers = {
+    headers: dict[str, HeaderValue] = {
         "type": "validation-set",
         "authority-id": "acct",
         "series": "16",
@@ -497,12 +505,14 @@ async def test_inproc_headers_and_query_are_relayed(inproc: InProcess, keys: Key
     assert "cookie" not in sent.headers
 
 
-async def test_inproc_signatures_are_checked_but_never_block(inproc: InProcess, keys: Keys) -> None:
+async def test_inproc_assertions_that_do_not_verify_are_relayed_not_stored(
+    inproc: InProcess, keys: Keys
+) -> None:
     good_key = account_key(keys, keys.other)
     signed = account(keys, "tampered", signer=keys.other)
     tampered = signed.raw.replace(b"Account tampered", b"Account tampereD")
     wrong_authority = account(keys, "forged", signer=keys.other)  # authority root, acct's key
-    unknown = account(keys, "unknown-signer")  # the root key is not known to the proxy
+    unknown = account(keys, "unknown-signer", signer=SigningKey.generate(2048))
     answers = {
         f"/v2/assertions/account-key/{keys.other.key_id}": good_key.raw,
         "/v2/assertions/account/tampered": tampered,
@@ -514,18 +524,65 @@ async def test_inproc_signatures_are_checked_but_never_block(inproc: InProcess, 
         for path, body in answers.items():
             response = await inproc.client.get(path)
             assert response.status_code == 200 and response.content == body
+            stored = "account-key" in path
+            assert ("x-snapproxy-warning" in response.headers) is not stored, path
     events = {(entry["event"], entry.get("assertion")) for entry in logs}
     assert ("assertion.signature_invalid", "account/tampered") in events
     assert ("assertion.signature_invalid", "account/forged") in events
     assert ("assertion.signer_unknown", "account/unknown-signer") in events
-    assert ("assertion.signer_unknown", f"account-key/{keys.other.key_id}") in events
+    async with app_session(inproc) as session:
+        wanted = [("account", name) for name in ("tampered", "forged", "unknown-signer")]
+        rows = await repository.get_many(session, [("account-key", keys.other.key_id), *wanted])
+    assert list(rows) == [("account-key", keys.other.key_id)]
+
+
+async def test_inproc_missing_signing_key_is_fetched_and_stored(
+    inproc: InProcess, keys: Keys
+) -> None:
+    key_path = f"/v2/assertions/account-key/{keys.other.key_id}"
+    inproc.upstream.assertions[key_path] = account_key(keys, keys.other).raw
+    signed = validation_set(keys, 40).raw
+    inproc.upstream.assertions["/v2/assertions/validation-set/16/acct/set/40"] = signed
+    response = await inproc.client.get("/v2/assertions/validation-set/16/acct/set/40")
+    assert response.content == signed and "x-snapproxy-warning" not in response.headers
+    assert [request.url.path for request in inproc.upstream.seen][-1] == key_path
+    again = await inproc.client.get(key_path)
+    assert again.headers["x-snapproxy-cache"] == "hit"  # stored on the way
+
+
+async def test_inproc_key_fetches_are_bounded(inproc: InProcess, keys: Keys) -> None:
+    """A chain of keys each signed by the next, none trusted: a bounded number of fetches."""
+    chain = [SigningKey.generate(1024) for _ in range(MAX_KEY_FETCHES + 2)]
+    for signed_key, signer in itertools.pairwise(chain):
+        key = sign_assertion(
+            {
+                "type": "account-key",
+                "authority-id": "root",
+                "account-id": "root",
+                "name": "k" + signed_key.key_id[:6].lower().replace("-", "x").replace("_", "x"),
+                "public-key-sha3-384": signed_key.key_id,
+                "since": "2016-01-01T00:00:00Z",
+            },
+            signer,
+            signed_key.public_key_body(),
+        )
+        inproc.upstream.assertions[f"/v2/assertions/account-key/{signed_key.key_id}"] = key.raw
+    body = account(keys, "far-away", signer=chain[0]).raw
+    inproc.upstream.assertions["/v2/assertions/account/far-away"] = body
+    response = await inproc.client.get("/v2/assertions/account/far-away")
+    assert response.content == body and "not stored" in response.headers["x-snapproxy-warning"]
+    assert len(inproc.upstream.seen) == 1 + MAX_KEY_FETCHES
 
 
 async def test_inproc_validation_set_latest(inproc: InProcess, keys: Keys) -> None:
     base = "/v2/assertions/validation-set/16/acct/set"
     sets = {n: validation_set(keys, n).raw for n in (1, 2)}
 
+    signing_key = account_key(keys, keys.other).raw
+
     def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v2/assertions/account-key/"):
+            return httpx.Response(200, content=signing_key)
         sequence = request.url.params.get("sequence", "latest")
         number = max(sets) if sequence == "latest" else int(sequence)
         return httpx.Response(200, content=sets[number])
@@ -536,7 +593,7 @@ async def test_inproc_validation_set_latest(inproc: InProcess, keys: Keys) -> No
     # latest always asks upstream; pinned sequences come from the database
     assert (await inproc.client.get(base, params={"sequence": "latest"})).content == sets[2]
     assert (await inproc.client.get(base, params={"sequence": 1})).content == sets[1]
-    assert len(inproc.upstream.seen) == 3
+    assert len([r for r in inproc.upstream.seen if "validation-set" in r.url.path]) == 3
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("down")
@@ -557,36 +614,48 @@ async def test_inproc_upstream_refusals(inproc: InProcess) -> None:
 
     inproc.upstream.answer = refuse
     response = await inproc.client.get("/v2/assertions/account/x")
-    assert_store_error(response, 401, "device-authorization-needs-refresh")
+    assert_store_error(
+        response, 401, "device-authorization-needs-refresh", media_types=ASSERTION_ERROR_TYPES
+    )
     assert response.headers["www-authenticate"] == "Macaroon needs_refresh=1"
 
     inproc.upstream.answer = lambda request: httpx.Response(429, text="slow down")
-    assert_store_error(await inproc.client.get("/v2/assertions/account/x"), 429)
+    assert_store_error(
+        await inproc.client.get("/v2/assertions/account/x"), 429, media_types=ASSERTION_ERROR_TYPES
+    )
     inproc.upstream.answer = lambda request: httpx.Response(404, text="<html>")
     response = await inproc.client.get("/v2/assertions/account/x")
-    assert_store_error(response, 404, "not-found")
+    assert_store_error(response, 404, "not-found", media_types=ASSERTION_ERROR_TYPES)
     assert response.headers["content-type"] == PROBLEM_JSON
     inproc.upstream.answer = lambda request: httpx.Response(503)
-    assert_store_error(await inproc.client.get("/v2/assertions/account/x"), 503)
+    assert_store_error(
+        await inproc.client.get("/v2/assertions/account/x"), 503, media_types=ASSERTION_ERROR_TYPES
+    )
     inproc.upstream.answer = lambda request: httpx.Response(200, content=b"not an assertion")
     garbage = await inproc.client.get("/v2/assertions/account/x")
     assert garbage.status_code == 200 and garbage.content == b"not an assertion"
+    assert "not stored" in garbage.headers["x-snapproxy-warning"]
 
 
 async def test_inproc_stream_answer_stores_each_assertion(inproc: InProcess, keys: Keys) -> None:
     key = account_key(keys, keys.other)
-    first, second = account(keys, "one", signer=keys.other), account(keys, "two")
+    first, second = validation_set(keys, 9), account(keys, "two")  # by acct's key, by root
     body = b"\n".join([key.raw, first.raw, second.raw])
     inproc.upstream.answer = lambda request: httpx.Response(200, content=body)
-    response = await inproc.client.get("/v2/assertions/account/one?prerequisites=true")
-    assert response.content == body
+    response = await inproc.client.get("/v2/assertions/account/two?prerequisites=true")
+    assert response.content == body and "x-snapproxy-warning" not in response.headers
     async with app_session(inproc) as session:
         rows = await repository.get_many(
-            session, [("account-key", keys.other.key_id), ("account", "one"), ("account", "two")]
+            session,
+            [
+                ("account-key", keys.other.key_id),
+                ("validation-set", "16/acct/set/9"),
+                ("account", "two"),
+            ],
         )
     assert {k: row.encoded for k, row in rows.items()} == {
         ("account-key", keys.other.key_id): key.raw,
-        ("account", "one"): first.raw,
+        ("validation-set", "16/acct/set/9"): first.raw,
         ("account", "two"): second.raw,
     }
 

@@ -27,8 +27,8 @@ from shared.app import create_resources
 from shared.assertions import SigningKey, sign_assertion
 from shared.errors import SnapProxyError
 from shared.settings import Settings
-from shared.upstream import Upstream
-from tests.proxy.conftest import ADMIN_TOKEN, DEVICE_HEADERS, ProxyUnderTest
+from tests.support.device_api import assert_store_error
+from tests.support.proxies import ADMIN_TOKEN, DEVICE_HEADERS, ProxyUnderTest
 from tests.support.sim import SimHandle
 
 NONCES = "/api/v1/snaps/auth/nonces"
@@ -104,15 +104,6 @@ def device(keys: Keys) -> NewDevice:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def assert_store_error(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["error-list"]
-    assert len(errors) == 1 and errors[0]["message"]
-    if code is not None:
-        assert errors[0]["code"] == code
-
-
 def all_devices(proxy: ProxyUnderTest) -> list[dict[str, Any]]:
     with proxy.admin() as admin:
         response = admin.get(DEVICES, params={"limit": 1000})
@@ -160,6 +151,7 @@ def test_session_is_relayed_and_device_recorded(
     assert recorded["address"] == "127.0.0.1"
     assert recorded["sessions"] == 1
     assert recorded["first-seen"] == recorded["last-seen"]
+    assert recorded["verified"] is True  # the upstream granted the session
     assert set(recorded) == {
         "brand-id",
         "model",
@@ -169,6 +161,7 @@ def test_session_is_relayed_and_device_recorded(
         "first-seen",
         "last-seen",
         "sessions",
+        "verified",
     }
 
 
@@ -201,8 +194,9 @@ def test_device_without_serial_is_recorded_by_address_and_agent(
             response = client.post(SESSIONS, json=session_body(serial_text))
             assert response.status_code == 200, response.text
     [recorded] = devices_matching(any_proxy, **{"user-agent": agent})
-    # Behind nginx only the entry the gateway appended counts: the client's own claim does not.
-    assert recorded["address"] == (address if any_proxy.name == "embedded" else "127.0.0.1")
+    # A client's own X-Forwarded-For is never believed: only a trusted proxy's (behind nginx,
+    # the entry it appended). The embedded default trusts no proxy.
+    assert recorded["address"] == "127.0.0.1"
     assert recorded["brand-id"] is None and recorded["model"] is None
     assert recorded["serial"] is None
     assert recorded["sessions"] == 2
@@ -218,6 +212,7 @@ def test_upstream_refusal_is_relayed_and_device_still_recorded(
     assert "simulated failure" in response.json()["error-list"][0]["message"]
     [recorded] = devices_matching(any_proxy, serial=device.serial)
     assert recorded["sessions"] == 0  # seen, but no session granted
+    assert recorded["verified"] is False
 
 
 def test_concurrent_first_sessions_of_one_device(
@@ -360,10 +355,10 @@ class InProcess:
 
 async def inproc_app(data_dir: Path, admin_token: str | None) -> AsyncIterator[InProcess]:
     settings = Settings(data_dir=data_dir, admin_token=admin_token, upstream_url="http://store")
-    resources = create_resources(settings, "auth", with_peers=False)
-    await resources.upstream.aclose()
     scripted = ScriptedUpstream()
-    resources.upstream = Upstream("http://store", transport=httpx.MockTransport(scripted))
+    resources = create_resources(
+        settings, "auth", with_peers=False, upstream_transport=httpx.MockTransport(scripted)
+    )
     app = create_app(settings, resources)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 4242))
     try:

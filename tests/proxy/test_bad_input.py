@@ -17,8 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.proxy.conftest import DEVICE_HEADERS, ProxyUnderTest
-from tests.proxy.test_device_api import (
+from tests.support.device_api import (
     REFRESH,
     assert_store_error,
     context_entry,
@@ -26,6 +25,7 @@ from tests.proxy.test_device_api import (
     refresh_action,
     refresh_body,
 )
+from tests.support.proxies import DEVICE_HEADERS, ProxyUnderTest
 from tests.support.sim import SimHandle
 
 HELLO_ID = "tKON2tQqjAfqXvA5kwltUvEt7VqzquO8"  # any well-formed snap-id will do

@@ -17,9 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import EmbeddedProxy
-from tests.proxy.conftest import ADMIN_TOKEN, ProxyUnderTest
-from tests.proxy.test_device_api import (
+from tests.support.device_api import (
     REFRESH,
     assert_store_error,
     context_entry,
@@ -33,6 +31,7 @@ from tests.proxy.test_device_api import (
     snap_id,
 )
 from tests.support.infra import running_split
+from tests.support.proxies import ADMIN_TOKEN, EmbeddedProxy, ProxyUnderTest
 from tests.support.sim import SimHandle
 
 TTL = 2  # seconds info/find answers and upstream 404s stay fresh
@@ -57,7 +56,7 @@ def short_ttl(
     if not upstream.running:
         upstream.start()
     common = {
-        "SNAPPROXY_UPSTREAM_URL": upstream.api_url,
+        **upstream.proxy_env(),
         "SNAPPROXY_ADMIN_TOKEN": ADMIN_TOKEN,
         **SHORT_TTLS,
     }
@@ -77,7 +76,7 @@ def short_ttl(
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed")
     base = tmp_path_factory.mktemp("offline-split")
-    with running_split(base / "run", base / "data", **common) as topology:
+    with running_split(base / "run", base / "data", common) as topology:
 
         def alive() -> bool:
             processes = [p for group in topology.processes.values() for p in group]

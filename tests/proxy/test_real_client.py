@@ -3,10 +3,14 @@
 The simulator is the reference: whatever ``snap find``, ``snap info`` and ``snap download``
 do pointed straight at it, they must do identically pointed at the proxy (in front of that
 same simulator), in both topologies. The simulator's answers are taken once per module.
+``snap install`` through the daemon gets past its prerequisites, downloads through the
+proxy and stops at the trust check (docs/real-client.md, "snap install").
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.proxy.conftest import ProxyUnderTest
+from shared.assertions import sha3_384_file
+from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
 from tests.support.snapclient import (
     SnapDownloadResult,
@@ -23,6 +28,7 @@ from tests.support.snapclient import (
     snap_download,
     snapd_daemon,
 )
+from tools.snap_store_sim.ids import snap_id_for
 
 pytestmark = pytest.mark.realclient
 
@@ -158,3 +164,84 @@ def test_snap_download_matches_the_simulator(
     assert proxied.revision == direct.revision == case.expected
     expected = sim.revision(case.name, case.expected)["sha3-384"]
     assert proxied.sha3_384 == direct.sha3_384 == expected
+
+
+# ---- snap install through the daemon: prerequisites, downloads, the trust check -----------
+
+
+def root_key(sim: SimHandle) -> str:
+    """The simulator's self-signed root account-key: where the client's chain ends."""
+    authority = json.loads((sim.data_dir / "keys" / "authority.json").read_text())
+    return str(authority["root-key"])
+
+
+def trust_failure(sim: SimHandle, name: str, revision: int) -> list[str]:
+    """snapd 2.57's stderr when an install stops at the simulator's self-signed root."""
+    return [
+        "error: cannot perform the following tasks:",
+        f'- Fetch and check assertions for snap "{name}" ({revision}) (circular assertions '
+        f"are not expected: account-key ({root_key(sim)}))",
+    ]
+
+
+def download_requests(log: str, host: str) -> list[str]:
+    """The blob GETs snapd logged (SNAPD_DEBUG_HTTP) to ``host``, as paths."""
+    found = re.findall(r"GET (/api/v1/snaps/download/[^ ]+) HTTP/1\.1\\r\\nHost: ([^\\]+)", log)
+    return [path for path, to in found if to == host]
+
+
+def install_requests(log: str, host: str) -> list[str]:
+    """The names of the ``install`` actions snapd POSTed to ``host``, in order."""
+    names = []
+    for line in log.splitlines():
+        sent = re.search(r'> "POST /v2/snaps/refresh HTTP/1\.1\\r\\nHost: ([^\\]+)', line)
+        if sent and sent[1] == host:
+            names += re.findall(r'\\"action\\":\\"install\\",[^}]*?\\"name\\":\\"([^\\]+)', line)
+    return names
+
+
+def test_daemon_install_downloads_through_the_proxy_then_stops_at_trust_check(
+    any_proxy: ProxyUnderTest, sim: SimHandle, tmp_path: Path
+) -> None:
+    installed = ("snapd", "core22")
+    with any_proxy.admin() as admin:
+        for name in installed:  # so the fills checked below are this install's
+            admin.post("/v1/cache/evict", json={"name": name}).raise_for_status()
+    with snapd_daemon(any_proxy.url, log_path=tmp_path / "snapd.log") as snapd:
+        app = snapd.run("install", "hello-sim")
+        base = snapd.run("install", "core22")
+        on_device = {
+            name: sha3_384_file(path)[0] if (path := snapd.downloaded(name, 1)).exists() else None
+            for name in (*installed, "hello-sim")
+        }
+        log = snapd.log()
+
+    # hello-sim gets past "Ensure prerequisites" (core22 and snapd are in the store); snapd's
+    # tasks run first and it stops at the trust check, after downloading snapd.
+    assert app.returncode == 1
+    assert app.stderr.splitlines() == trust_failure(sim, "snapd", 1), app.stderr
+    # A base has no prerequisites: core22 is downloaded and stops at the same check.
+    assert base.returncode == 1
+    assert base.stderr.splitlines() == trust_failure(sim, "core22", 1), base.stderr
+    expected = {name: sim.revision(name, 1) for name in installed}
+    assert on_device == {**{n: rev["sha3-384"] for n, rev in expected.items()}, "hello-sim": None}
+    # The daemon fetched both blobs from the proxy's download URLs, the proxy filled its
+    # cache from the simulator once each, and nothing else was downloaded.
+    proxy_host = urlsplit(any_proxy.url).netloc
+    snap_ids = {name: snap_id_for(name) for name in installed}
+    assert sorted(download_requests(log, proxy_host)) == sorted(
+        f"/api/v1/snaps/download/{snap_ids[name]}_1.snap" for name in installed
+    )
+    assert not download_requests(log, urlsplit(sim.api_url).netloc)
+    assert install_requests(log, proxy_host) == ["hello-sim", "core22", "snapd", "core22"]
+    stats = sim.stats()
+    assert stats["blobs"] == {
+        f"{name}_1.snap": {"requests": 1, "bytes": rev["size"]} for name, rev in expected.items()
+    }
+    with any_proxy.admin() as admin:
+        for name, rev in expected.items():
+            response = admin.get("/v1/cache/entries", params={"name": name})
+            response.raise_for_status()
+            (entry,) = response.json()["entries"]
+            assert (entry["snap-id"], entry["revision"]) == (snap_ids[name], 1)
+            assert (entry["sha3-384"], entry["size"]) == (rev["sha3-384"], rev["size"])

@@ -5,13 +5,10 @@ data directory, upstream the session simulator; the apps reach one another in-pr
 the embedded default. Schemathesis generates valid and invalid requests for every operation
 and checks that none is answered with a 5xx. Bounded: MAX_EXAMPLES per operation.
 
-Two additions to the schemas the apps publish, so that there is something to fuzz:
-
-* the device API and device-session handlers read the raw request (snapd's body and query
-  are relayed as they are), so their schema declares no body or query; the request shapes
-  snapd sends (docs/device-api.md) are added here;
-* the revisions service's ``/_internal`` API is not in its published schema (devices never
-  reach it); it is fuzzed from a schema generated with its routes included.
+The schemas are the ones the apps publish: the routes that relay a device's body or query
+as it is (refresh, device sessions, info, find, names) declare what snapd sends all the same.
+The revisions service's ``/_internal`` API is not in its published schema (devices never
+reach it); it is fuzzed from a schema generated with its routes included.
 """
 
 from __future__ import annotations
@@ -35,138 +32,29 @@ from schemathesis.checks import not_a_server_error
 
 from services.revisions.routes import router as internal_router
 from shared import migrate
+from shared.admin import ADMIN_PREFIXES
+from shared.app import create_resources
 from shared.embedded import service_factory
 from shared.settings import SERVICE_NAMES, Settings
-from tests.proxy.conftest import ADMIN_TOKEN, DEVICE_HEADERS
+from tests.support.proxies import ADMIN_TOKEN, DEVICE_HEADERS
 from tests.support.sim import SimHandle
 
 # A deeper (and randomised) run: SNAPPROXY_FUZZ_EXAMPLES=500 pytest tests/proxy/test_schemathesis.py
 MAX_EXAMPLES = int(os.environ.get("SNAPPROXY_FUZZ_EXAMPLES", "25"))
 TIME_LIMIT = 90.0 * MAX_EXAMPLES / 25  # seconds for one service, well above what it takes
-ADMIN_PREFIXES = ("/v1/", "/v2/metadata/")
-
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
-_EPOCH = {
-    "type": "object",
-    "properties": {
-        "read": {"type": "array", "items": _INT},
-        "write": {"type": "array", "items": _INT},
-    },
-}
-SNAP_ACTION_REQUEST = {
-    "type": "object",
-    "required": ["context", "actions"],
-    "properties": {
-        "context": {
-            "type": "array",
-            "maxItems": 3,
-            "items": {
-                "type": "object",
-                "required": ["snap-id", "instance-key", "revision"],
-                "properties": {
-                    "snap-id": _STR,
-                    "instance-key": _STR,
-                    "revision": _INT,
-                    "tracking-channel": _STR,
-                    "epoch": _EPOCH,
-                    "refreshed-date": _STR,
-                    "cohort-key": _STR,
-                },
-            },
-        },
-        "actions": {
-            "type": "array",
-            "maxItems": 3,
-            "items": {
-                "type": "object",
-                "required": ["action"],
-                "properties": {
-                    "action": {"enum": ["install", "download", "refresh", "fetch-assertions"]},
-                    "instance-key": _STR,
-                    "name": {"type": "string", "pattern": "^[a-z0-9](?:-?[a-z0-9]){0,39}$"},
-                    "snap-id": _STR,
-                    "channel": _STR,
-                    "revision": {"type": "integer", "minimum": 1},
-                    "cohort-key": _STR,
-                    "epoch": {"type": "null"},
-                    "key": _STR,
-                    "assertions": {
-                        "type": "array",
-                        "maxItems": 2,
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "type": _STR,
-                                "primary-key": {"type": "array", "items": _STR},
-                                "if-newer-than": _INT,
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "fields": {"type": "array", "items": _STR},
-    },
-}
-
-
-def _query(*names: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "query", "required": False, "schema": _STR} for name in names]
-
-
-DEVICE_API_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
-    ("/v2/snaps/refresh", "post"): {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": SNAP_ACTION_REQUEST}},
-        }
-    },
-    ("/v2/snaps/info/{name}", "get"): {"parameters": _query("fields", "architecture")},
-    ("/v2/snaps/find", "get"): {
-        "parameters": _query(
-            "q", "name", "category", "channel", "fields", "architecture", "confinement", "private"
-        )
-    },
-    ("/api/v1/snaps/names", "get"): {"parameters": _query("confinement")},
-    ("/api/v1/snaps/auth/sessions", "post"): {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "device-session-request": _STR,
-                            "serial-assertion": _STR,
-                            "model-assertion": _STR,
-                        },
-                    }
-                }
-            },
-        }
-    },
-}
 
 
 def published_schema(service: str, app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI, with the additions described in the module docstring."""
-    if service == "revisions":
-        routes = []
-        for route in internal_router.routes:
-            assert isinstance(route, APIRoute)
-            visible = copy.copy(route)
-            visible.include_in_schema = True
-            routes.append(visible)
-        return get_openapi(title="snapproxy revisions (internal)", version="0", routes=routes)
-    schema = copy.deepcopy(app.openapi())
-    for (path, method), extra in DEVICE_API_REQUESTS.items():
-        operation = schema["paths"].get(path, {}).get(method)
-        if operation is not None:
-            operation.setdefault("parameters", []).extend(extra.get("parameters", []))
-            if "requestBody" in extra:
-                operation["requestBody"] = extra["requestBody"]
-    return schema
+    """The app's OpenAPI; for the revisions service, its internal API's too."""
+    if service != "revisions":
+        return app.openapi()
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema]
+    for route in internal_router.routes:
+        assert isinstance(route, APIRoute)
+        visible = copy.copy(route)
+        visible.include_in_schema = True
+        routes.append(visible)
+    return get_openapi(title="snapproxy revisions (internal)", version="0", routes=routes)
 
 
 @pytest.fixture(scope="module")
@@ -181,18 +69,15 @@ def service_apps(
         upstream_url=upstream.api_url,
         admin_token=ADMIN_TOKEN,
         public_url="http://proxy.test:8000",
-        # No network peers: they are replaced by in-process ones below.
-        service_urls=dict.fromkeys(SERVICE_NAMES, "http://127.0.0.1:9"),
         upstream_timeout=3.0,
     )
     migrate.upgrade(config)
-    apps = {name: service_factory(name)(config, None) for name in SERVICE_NAMES}  # type: ignore[arg-type]
-    for app in apps.values():
-        peers = app.state.resources.peers
+    # Each app its own resources, as in the split topology; its peers are the other apps.
+    resources = {name: create_resources(config, name, with_peers=False) for name in SERVICE_NAMES}
+    apps = {name: service_factory(name)(config, resources[name]) for name in SERVICE_NAMES}
+    for own in resources.values():
         for name, other in apps.items():
-            peers[name] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=other), base_url=f"http://{name}.test"
-            )
+            own.add_peer(name, f"http://{name}.test", transport=httpx.ASGITransport(app=other))
     return apps
 
 
@@ -236,3 +121,26 @@ def test_no_server_errors(service_apps: dict[str, FastAPI], service: str, sim: S
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert not failures, "\n\n".join(failures)
     assert time.monotonic() - started < TIME_LIMIT
+
+
+def test_relayed_bodies_and_queries_are_published(service_apps: dict[str, FastAPI]) -> None:
+    """The routes that read their body or query raw still show them (nothing is added here)."""
+    devicegw = service_apps["devicegw"].openapi()["paths"]
+    refresh = devicegw["/v2/snaps/refresh"]["post"]["requestBody"]["content"]["application/json"]
+    assert refresh["schema"]["required"] == ["actions"]
+    action = refresh["schema"]["properties"]["actions"]["items"]
+    assert action["properties"]["action"]["enum"] == [
+        "install",
+        "download",
+        "refresh",
+        "fetch-assertions",
+    ]
+    find = {p["name"] for p in devicegw["/v2/snaps/find"]["get"]["parameters"]}
+    assert {"q", "name", "category", "fields", "architecture"} <= find
+    auth = service_apps["auth"].openapi()["paths"]
+    session = auth["/api/v1/snaps/auth/sessions"]["post"]["requestBody"]["content"]
+    assert set(session["application/json"]["schema"]["required"]) == {
+        "device-session-request",
+        "serial-assertion",
+        "model-assertion",
+    }

@@ -7,29 +7,35 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.sim import SimHandle, start_simulator
+from tests.sim.helpers import PRIVATE_CATEGORY, PRIVATE_SNAP
+from tests.support.fixtures import sim_fixture, simulator_fixture
+from tests.support.sim import SimHandle
+from tools.snap_store_sim.catalogue import Catalogue, CatalogueStore
+from tools.snap_store_sim.layout import DataDir
+from tools.snap_store_sim.publish import add_snap
+
+# One demo simulator for the session (a real subprocess on 127.0.0.1), without the genuine
+# assertions the proxy tests' ``upstream`` has: these tests see only what the simulator makes.
+simulator = simulator_fixture("simulator", demo=True)
+sim = sim_fixture("simulator")
 
 
 @pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimHandle]:
-    """One demo simulator for the session (real subprocess on 127.0.0.1)."""
-    handle = start_simulator(tmp_path_factory.mktemp("snapsim") / "data", demo=True)
-    try:
-        yield handle
-    finally:
-        handle.stop()
+def private_snap(simulator: SimHandle) -> str:
+    """A private snap on the session simulator: revision 1 in stable, 2 in edge (amd64),
+    with a category no public snap has. Without credentials nobody sees it, so the tests that
+    list the catalogue without credentials are unaffected. Returns its name."""
+    data = DataDir(simulator.data_dir)
+    add_snap(data, PRIVATE_SNAP, size=8 * 1024, channels=["latest/stable"], private=True)
+    add_snap(data, PRIVATE_SNAP, size=12 * 1024, channels=["latest/edge"])  # stays private
 
+    def categorise(catalogue: Catalogue) -> None:
+        snap = catalogue.by_name(PRIVATE_SNAP)
+        assert snap is not None and snap.private
+        snap.categories = ["development", PRIVATE_CATEGORY]
 
-@pytest.fixture
-def sim(simulator: SimHandle) -> Iterator[SimHandle]:
-    """The session simulator with faults cleared and stats zeroed around the test."""
-    if not simulator.running:
-        simulator.start()
-    simulator.clear_faults()
-    simulator.reset()
-    yield simulator
-    if simulator.running:
-        simulator.clear_faults()
+    CatalogueStore(data).update(categorise)
+    return PRIVATE_SNAP
 
 
 @pytest.fixture

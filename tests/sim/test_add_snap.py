@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 
 from shared.assertions import parse_assertion
-from tests.sim.helpers import install, one
+from tests.sim.helpers import one
+from tests.support.device_api import install
 from tests.support.sim import SimHandle, run_cli
 from tools.snap_store_sim.ids import account_id_for
 from tools.snap_store_sim.publish import b64url_digest

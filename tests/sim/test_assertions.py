@@ -16,7 +16,8 @@ from shared.assertions import (
     sign_assertion,
     verify_chain,
 )
-from tests.sim.helpers import HELLO_ID, install, one
+from tests.sim.helpers import HELLO_ID, one
+from tests.support.device_api import install
 from tests.support.sim import SimHandle, run_cli
 from tools.snap_store_sim.publish import b64url_digest
 

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.helpers import install, one
+from tests.sim.helpers import one
+from tests.support.device_api import install
 from tests.support.sim import SimHandle
 
 

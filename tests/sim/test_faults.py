@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.helpers import install, one
+from tests.sim.helpers import one
+from tests.support.device_api import install
 from tests.support.sim import SimHandle, start_simulator
 
 
@@ -30,6 +31,7 @@ def test_fault_api_roundtrip(sim: SimHandle) -> None:
     assert defaults == {
         "latency_ms": 0, "bandwidth_bps": None, "error_status": None, "error_paths": None,
         "hang": False, "truncate_after": None, "corrupt": False, "stall_after": None,
+        "requests": None,
     }  # fmt: skip
     assert sim.set_faults(latency_ms=5)["latency_ms"] == 5
     merged = sim.update_faults(corrupt=True)
@@ -40,7 +42,9 @@ def test_fault_api_roundtrip(sim: SimHandle) -> None:
     assert sim.faults() == defaults
 
 
-@pytest.mark.parametrize("body", [b"{", b"[]", b'{"hang": "yes"}', b'{"bogus": 1}'])
+@pytest.mark.parametrize(
+    "body", [b"{", b"[]", b'{"hang": "yes"}', b'{"bogus": 1}', b'{"requests": 0}']
+)
 def test_fault_api_rejects_bad_input(sim: SimHandle, body: bytes) -> None:
     response = sim.client.put("/_sim/faults", content=body)
     assert response.status_code == 400
@@ -117,6 +121,17 @@ def test_corrupt(sim: SimHandle, api: httpx.Client) -> None:
     assert hashlib.sha3_384(body).hexdigest() != download["sha3-384"]
 
 
+def test_faults_for_a_number_of_requests(sim: SimHandle, api: httpx.Client) -> None:
+    """``requests=N``: the next N blob requests get the faults (each keeps them to its end),
+    then they clear themselves."""
+    download = _blob(api)
+    sim.set_faults(corrupt=True, error_status=503, error_paths=["/nowhere/"], requests=2)
+    bodies = [httpx.get(download["url"], follow_redirects=True).content for _ in range(3)]
+    digests = [hashlib.sha3_384(body).hexdigest() for body in bodies]
+    assert [digest == download["sha3-384"] for digest in digests] == [False, False, True]
+    assert sim.faults()["corrupt"] is False and sim.faults()["requests"] is None
+
+
 def test_stall_then_resume(sim: SimHandle, api: httpx.Client) -> None:
     download = _blob(api)
     sim.set_faults(stall_after=4096)
@@ -164,7 +179,7 @@ def test_faults_as_start_options(simulator: SimHandle, tmp_path: Path) -> None:
         assert handle.faults() == {
             "latency_ms": 20, "bandwidth_bps": 500000, "error_status": 503,
             "error_paths": ["/v2/snaps/find"], "hang": False, "truncate_after": None,
-            "corrupt": True, "stall_after": None,
+            "corrupt": True, "stall_after": None, "requests": None,
         }  # fmt: skip
         assert httpx.get(handle.api_url + "/v2/snaps/find").status_code == 503
         missing = httpx.get(handle.api_url + "/v2/snaps/info/hello-sim")

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.sim import SimHandle, run_cli, start_simulator
+from shared.assertions import sha3_384_file
+from tests.support.sim import SimHandle
 from tests.support.snapclient import (
     NOT_FOUND_ERROR,
     SNAP_BIN,
@@ -27,7 +28,6 @@ from tests.support.snapclient import (
     parse_snap_find,
     parse_snap_info,
     require_binary,
-    sha3_384_hex,
     snap_download,
     snapd_daemon,
 )
@@ -182,15 +182,16 @@ def expected_channels(sim: SimHandle, name: str, arch: str) -> dict[str, dict[st
 @pytest.fixture(scope="class")
 def snapd(simulator: SimHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnapdHandle]:
     """One snapd for a test class, pointed at the session simulator (class scope: only one
-    daemon can run at a time, and the install tests start their own)."""
+    daemon can run at a time, and starting one takes seconds)."""
     require_binary(SNAPD_BIN)
     log_path = tmp_path_factory.mktemp("snapd") / "snapd.log"
     with snapd_daemon(simulator.api_url, log_path=log_path) as handle:
         yield handle
 
 
-class TestDaemonCatalogue:
-    """``snap find`` / ``snap info`` through snapd (GET /v2/snaps/find, /v2/snaps/info)."""
+class TestDaemon:
+    """``snap find`` / ``snap info`` (GET /v2/snaps/find, /v2/snaps/info), then ``snap install``
+    (POST /v2/snaps/refresh, the download, the assertions), through snapd."""
 
     def test_snap_find(self, sim: SimHandle, snapd: SnapdHandle) -> None:
         done = snapd.run("find", "hello")
@@ -257,60 +258,63 @@ class TestDaemonCatalogue:
         assert "channels:" in text and "base:    core22" in text
         assert normalise_snap_output(done.stdout, store_urls=[sim.api_url + "/"]) == text
 
-    def test_snap_install_needs_the_missing_base(self, sim: SimHandle, snapd: SnapdHandle) -> None:
+    # -- snap install: prerequisites, downloads, then the trust check ---------------------
+    # The demo catalogue has the bases its apps name and snapd, so the install gets past
+    # "Ensure prerequisites". These run last in the class: they leave a failed change and
+    # a downloaded blob in the daemon's state.
+
+    def test_snap_install_fetches_snapd_first_then_stops_at_trust_check(
+        self, sim: SimHandle, snapd: SnapdHandle
+    ) -> None:
         done = snapd.run("install", HELLO)
 
         assert done.returncode == 1
         assert done.stderr.splitlines() == [
             "error: cannot perform the following tasks:",
-            f'- Ensure prerequisites for "{HELLO}" are available (cannot install snap base '
-            '"core22": snap not found)',
+            '- Fetch and check assertions for snap "snapd" (1) (circular assertions are not '
+            f"expected: account-key ({root_key(sim)}))",
+        ], done.stderr
+        stats = sim.stats()
+        # hello-sim, then its base core22, then snapd: one install action each. Every other
+        # task waits for snapd's, so only snapd's blob is fetched before the trust check.
+        assert stats["actions"] == {"install": 3}
+        snapd_rev = sim.revision("snapd", 1)
+        assert stats["blobs"] == {"snapd_1.snap": {"requests": 1, "bytes": snapd_rev["size"]}}
+        assert sha3_384_file(snapd.downloaded("snapd", 1))[0] == snapd_rev["sha3-384"]
+        assert not snapd.downloaded("core22", 1).exists()
+        assert not snapd.downloaded(HELLO, 1).exists()
+        # Serial registration hit the loopback egress guard, never the network.
+        log = snapd.log()
+        assert "no such host" not in log
+        assert "lookup api.snapcraft.io" not in log
+
+    def test_snap_install_base_has_no_prerequisites(
+        self, sim: SimHandle, snapd: SnapdHandle
+    ) -> None:
+        done = snapd.run("install", "core22")
+
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            "error: cannot perform the following tasks:",
+            '- Fetch and check assertions for snap "core22" (1) (circular assertions are not '
+            f"expected: account-key ({root_key(sim)}))",
+        ], done.stderr
+        stats = sim.stats()
+        assert stats["actions"] == {"install": 1}  # a base needs neither a base nor snapd
+        core22 = sim.revision("core22", 1)
+        assert stats["blobs"] == {"core22_1.snap": {"requests": 1, "bytes": core22["size"]}}
+        assert sha3_384_file(snapd.downloaded("core22", 1))[0] == core22["sha3-384"]
+
+    def test_snap_install_missing_base(self, sim: SimHandle, snapd: SnapdHandle) -> None:
+        sim.cli("add-snap", "needs-core24", "--base", "core24", "--size", "8KiB")
+
+        done = snapd.run("install", "needs-core24")
+
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            "error: cannot perform the following tasks:",
+            '- Ensure prerequisites for "needs-core24" are available (cannot install snap base '
+            '"core24": snap not found)',
         ]
-        assert sim.stats()["actions"] == {"install": 2}  # hello-sim, then core22
+        assert sim.stats()["actions"] == {"install": 2}  # needs-core24, then core24
         assert not sim.stats()["blobs"]
-
-
-# ---- snap install through the daemon: download, then the trust check --------------------
-
-
-@pytest.fixture(scope="module")
-def sim_with_bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimHandle]:
-    """A private simulator whose catalogue also has the snapd and core22 snaps that
-    ``snap install hello-sim`` needs first (the demo catalogue has neither)."""
-    data = tmp_path_factory.mktemp("sim-bases") / "data"
-    common = ["--data-dir", str(data), "--base", "", "--size", "16KiB", "--publisher", "snapsim"]
-    run_cli("add-snap", "snapd", "--type", "snapd", "--version", "2.57.6", *common)
-    run_cli("add-snap", "core22", "--type", "base", "--version", "20240101", *common)
-    handle = start_simulator(data, demo=True)
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-def test_daemon_snap_install_downloads_then_stops_at_trust_check(
-    sim_with_bases: SimHandle, tmp_path: Path
-) -> None:
-    require_binary(SNAPD_BIN)
-    sim = sim_with_bases
-    sim.reset()
-    with snapd_daemon(sim.api_url, log_path=tmp_path / "snapd.log") as daemon:
-        done = daemon.run("install", HELLO)
-        blob = daemon.downloaded("snapd", 1)
-        blob_sha = sha3_384_hex(blob) if blob.exists() else None
-        log = daemon.log()
-
-    assert done.returncode == 1
-    assert done.stderr.splitlines() == [
-        "error: cannot perform the following tasks:",
-        '- Fetch and check assertions for snap "snapd" (1) (circular assertions are not '
-        f"expected: account-key ({root_key(sim)}))",
-    ]
-    # snapd is installed first: it was downloaded whole, with the advertised digest.
-    assert blob_sha == sim.revision("snapd", 1)["sha3-384"]
-    stats = sim.stats()
-    assert stats["actions"]["install"] == 3  # hello-sim, then its base, then snapd
-    assert stats["blobs"]["snapd_1.snap"]["bytes"] == sim.revision("snapd", 1)["size"]
-    # Serial registration hit the loopback egress guard, never the network.
-    assert "no such host" not in log
-    assert "lookup api.snapcraft.io" not in log

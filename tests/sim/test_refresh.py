@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from shared.assertions import parse_stream
-from tests.sim.helpers import HELLO_ID, STORE_SNAP_FIELDS, install, one, refresh
+from tests.sim.helpers import HELLO_ID, STORE_SNAP_FIELDS, one, refresh
+from tests.support.device_api import install
 from tests.support.sim import SimHandle
 from tools.snap_store_sim.ids import snap_id_for
 
@@ -182,6 +183,30 @@ def test_store_snap_shape(sim: SimHandle) -> None:
         "display-name": "Snap Store Simulator", "validation": "verified",
     }  # fmt: skip
     assert "name: mid-app\n" in snap["snap-yaml"] and "confinement: classic" in snap["snap-yaml"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "arch", "revision"),
+    [
+        ("core22", "base", "amd64", 1),
+        ("core22", "base", "arm64", 2),
+        ("core20", "base", "amd64", 1),
+        ("snapd", "snapd", "arm64", 2),
+    ],
+)
+def test_prerequisite_snaps_look_like_bases_and_snapd(
+    api: httpx.Client, name: str, kind: str, arch: str, revision: int
+) -> None:
+    """snapd works out prerequisites from this JSON before downloading (reference §6
+    pitfall 14): a base or snapd must say its type and have no base, or it gets one."""
+    result = one(api, install(name), headers={"Snap-Device-Architecture": arch})
+    snap = result["snap"]
+    assert set(snap) >= STORE_SNAP_FIELDS
+    assert (result["effective-channel"], snap["revision"]) == ("latest/stable", revision)
+    assert (snap["type"], snap["base"], snap["architectures"]) == (kind, None, [arch])
+    assert snap["confinement"] == "strict" and snap["epoch"] == {"read": [0], "write": [0]}
+    assert f"name: {name}\n" in snap["snap-yaml"] and f"type: {kind}\n" in snap["snap-yaml"]
+    assert "base:" not in snap["snap-yaml"] and "apps:" not in snap["snap-yaml"]
 
 
 def test_fields_limit_the_snap_object(api: httpx.Client) -> None:

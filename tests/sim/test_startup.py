@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.sim.helpers import install, one
+from tests.sim.helpers import one
+from tests.support.device_api import install
 from tests.support.sim import SimHandle, start_simulator
 
 READY_LIMIT = 10.0  # acceptance: serve --demo on an empty directory is ready in < 10 s
@@ -42,10 +43,14 @@ def test_demo_ready_fast_on_empty_dir_and_restart(tmp_path: Path) -> None:
 
 
 def test_session_simulator_is_ready(simulator: SimHandle) -> None:
-    assert simulator.ready_seconds is not None and simulator.ready_seconds < READY_LIMIT
+    # How fast it gets ready is test_demo_ready_fast_on_empty_dir_and_restart's: this one
+    # starts whenever a test worker first asks, beside the other workers' start and CI's
+    # image build (11.0 s once in CI on two cores).
+    assert simulator.ready_seconds is not None
     catalogue = simulator.catalogue()
     names = {snap["name"] for snap in catalogue["snaps"]}
-    assert {"hello-sim", "tiny-tool", "mid-app", "big-app", "huge-data"} <= names
+    apps = {"hello-sim", "tiny-tool", "mid-app", "big-app", "huge-data"}
+    assert apps | {"core20", "core22", "snapd"} <= names
     hello = next(s for s in catalogue["snaps"] if s["name"] == "hello-sim")
     assert len(hello["snap-id"]) == 32 and hello["snap-id"].isalnum()
     rev = hello["revisions"][0]
@@ -69,3 +74,32 @@ def test_demo_blobs_are_deterministic(simulator: SimHandle, tmp_path: Path) -> N
         f"{snap.name}/{rev.revision}/{rev.arch}", tmp_path,
     )  # fmt: skip
     assert (size, sha3) == (rev.size, rev.sha3_384)
+
+
+def test_demo_catalogue_has_what_its_snaps_need(simulator: SimHandle) -> None:
+    """Every base a demo snap names, and snapd, are in the demo catalogue as snaps of the
+    right type with no base of their own, released to stable for each architecture the
+    snap is published for (``all`` needs them on every architecture the catalogue has)."""
+    from tools.snap_store_sim.demo import DEMO_SNAPS
+
+    snaps = {snap["name"]: snap for snap in simulator.catalogue()["snaps"]}
+    stable = {
+        (name, rev["arch"])
+        for name, snap in snaps.items()
+        for rev in snap["revisions"]
+        if "latest/stable" in rev["channels"]
+    }
+    specific = {rev.arch for spec in DEMO_SNAPS for rev in spec.revisions} - {"all"}
+    assert specific == {"amd64", "arm64"}
+    needed: set[tuple[str, str]] = set()
+    for spec in DEMO_SNAPS:
+        for item in spec.revisions:
+            for arch in specific if item.arch == "all" else {item.arch}:
+                if spec.base is not None:
+                    needed |= {(spec.base, arch), ("snapd", arch)}
+    assert {name for name, _arch in needed} == {"core20", "core22", "snapd"}
+    assert needed <= stable
+    for name, kind in (("core20", "base"), ("core22", "base"), ("snapd", "snapd")):
+        for rev in snaps[name]["revisions"]:
+            assert (rev["type"], rev["base"]) == (kind, None)
+            assert f"type: {kind}\n" in rev["snap-yaml"] and "base:" not in rev["snap-yaml"]

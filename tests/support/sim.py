@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,9 +43,11 @@ class SimHandle:
         demo: bool = True,
         extra_args: tuple[str, ...] | list[str] = (),
         host: str = "127.0.0.1",
+        https: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.demo = demo
+        self.https = https  # serve --https: a CA of its own, at ca_path once started
         self.extra_args = tuple(extra_args)
         self.host = host
         self.api_port = 0
@@ -65,6 +68,8 @@ class SimHandle:
         ]  # fmt: skip
         if self.demo:
             cmd.append("--demo")
+        if self.https:
+            cmd.append("--https")
         return cmd + list(self.extra_args)
 
     def start(self, timeout: float = START_TIMEOUT) -> SimHandle:
@@ -155,10 +160,19 @@ class SimHandle:
     # -- HTTP helpers ----------------------------------------------------------------
 
     @property
+    def ca_path(self) -> Path:
+        """The simulator's own CA certificate (``serve --https``)."""
+        return self.data_dir / "tls" / "ca.pem"
+
+    @property
     def client(self) -> httpx.Client:
-        """An httpx client on the API (redirects not followed)."""
+        """An httpx client on the API (redirects not followed; trusts the simulator's CA
+        in HTTPS mode)."""
         if self._client is None:
-            self._client = httpx.Client(base_url=self.api_url, timeout=60)
+            verify: ssl.SSLContext | bool = (
+                ssl.create_default_context(cafile=str(self.ca_path)) if self.https else True
+            )
+            self._client = httpx.Client(base_url=self.api_url, timeout=60, verify=verify)
         return self._client
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
@@ -207,6 +221,25 @@ class SimHandle:
     def env(self) -> dict[str, str]:
         return sim_env(self)
 
+    def proxy_env(self) -> dict[str, str]:
+        """The ``SNAPPROXY_*`` settings a proxy needs to use this simulator as its upstream.
+
+        Every test and benchmark that starts a proxy in front of the simulator takes them
+        from here, so a setting the upstream needs is added in one place. The simulator's
+        CDN listens on its own port: blob redirects go there, so it is an allowed origin.
+        The simulator signs its demo assertions with a root key of its own: the proxy trusts
+        it, besides Canonical's (for the genuine assertions the tests import)."""
+        return {
+            "SNAPPROXY_UPSTREAM_URL": self.api_url,
+            "SNAPPROXY_CDN_HOSTS": self.cdn_url,
+            "SNAPPROXY_TRUSTED_ROOT_KEYS": f"canonical,{self.root_key_path()}",
+        }
+
+    def root_key_path(self) -> Path:
+        """The simulator's self-signed root account-key, in its assertion folder."""
+        authority = json.loads((self.data_dir / "keys" / "authority.json").read_text())
+        return self.data_dir / "asserts" / "account-key" / f"{authority['root-key']}.assert"
+
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run another ``snap-store-sim`` command on this data directory."""
         return run_cli(*args, "--data-dir", str(self.data_dir), check=check)
@@ -227,10 +260,14 @@ def sim_env(handle: SimHandle, base: dict[str, str] | None = None) -> dict[str, 
 
 
 def start_simulator(
-    data_dir: Path, demo: bool = True, extra_args: tuple[str, ...] | list[str] = ()
+    data_dir: Path,
+    demo: bool = True,
+    extra_args: tuple[str, ...] | list[str] = (),
+    *,
+    https: bool = False,
 ) -> SimHandle:
     """Launch ``snap-store-sim serve --port 0 --cdn-port 0`` and wait until it is ready."""
-    return SimHandle(data_dir, demo=demo, extra_args=extra_args).start()
+    return SimHandle(data_dir, demo=demo, extra_args=extra_args, https=https).start()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import http.client
 import json
 import os
@@ -44,6 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from shared.assertions import sha3_384_file
 
 SNAP_BIN = Path("/usr/bin/snap")
 SNAPD_BIN = Path("/usr/lib/snapd/snapd")
@@ -103,14 +104,6 @@ def _egress_guard(env: dict[str, str], hosts: Iterable[str]) -> None:
 
 def _host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
-
-
-def sha3_384_hex(path: Path) -> str:
-    digest = hashlib.sha3_384()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def require_binary(path: Path) -> None:
@@ -276,7 +269,7 @@ def snap_download(
     snap_path = _newest(cwd.glob(f"{glob_escape(name)}_*.snap"))
     if snap_path is not None:
         result.snap_path = snap_path
-        result.sha3_384 = sha3_384_hex(snap_path)
+        result.sha3_384 = sha3_384_file(snap_path)[0]
         assert_path = snap_path.with_suffix(".assert")
         result.assert_path = assert_path if assert_path.exists() else None
     result.partial_path = _newest(cwd.glob(f"{glob_escape(name)}_*.snap.partial"))

@@ -7,10 +7,17 @@ Commands (``snap-store-sim --help``):
   two uvicorn servers on one event loop. Prints
   ``snap-store-sim ready api=http://H:P cdn=http://H:N`` and writes ``DIR/ready.json``.
 * ``add-snap --data-dir DIR NAME [--size 50MiB] [--channel C ...] [--revision N]
-  [--arch A] [--version V] [--publisher U] [--type T] [--base B] [--confinement C]``.
+  [--arch A] [--version V] [--publisher U] [--type T] [--base B] [--confinement C]
+  [--private|--public]``.
 * ``import-assertions --data-dir DIR FILE...``: stores signed assertions byte-exact.
 
 The data layout is described in ``layout.py``; the admin API (``/_sim/faults``,
 ``/_sim/stats``, ``/_sim/reset``, ``/_sim/catalogue``, ``/_sim/health``) in ``admin.py``;
 the faults in ``faults.py``.
+
+Private snaps (``add-snap --private``, ``publish.add_snap(..., private=True)``) are seen only
+by requests carrying store credentials the simulator accepts: the test user's macaroon
+(``access.USER_AUTH_HEADERS``) or a device session it issued (``POST
+/api/v1/snaps/auth/sessions``, or ``access.device_authorization(DIR)``). For everyone else they
+do not exist; their blobs need a grant at the CDN. Details in ``access.py``.
 """

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, catalog_api, endpoints
+from . import admin, catalog_api, endpoints, registration
 from .refresh import snap_refresh
 from .responses import STORE_VERSION, store_error
 from .state import SimState
@@ -31,8 +31,10 @@ ROUTES: list[BaseRoute] = [
     Route("/api/v1/snaps/auth/sessions", endpoints.sessions, methods=["POST"]),
     Route("/api/v1/snaps/download/{file}", endpoints.download, methods=["GET", "HEAD"]),
     *admin.ROUTES,
+    *registration.ROUTES,
 ]
 _CONVERTER = re.compile(r":[a-z]+}")
+CREDENTIAL_HEADERS = (b"authorization", b"snap-device-authorization", b"x-device-authorization")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -84,6 +86,10 @@ class StoreGate:
             return
         state = self.state
         state.stats.request(scope["method"], route_template(self.app.routes, scope))
+        state.stats.arrived("api", scope)
+        for name, value in scope["headers"]:
+            if name in CREDENTIAL_HEADERS:
+                state.stats.credentials[f"{name.decode()}: {value.decode('latin-1')}"] += 1
         await state.faults.delay()
         await state.faults.hold(path, default=True)
         faults = state.faults.current

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -11,6 +10,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared.assertions import sha3_384_file
 
 MKSQUASHFS = os.environ.get("SNAPSIM_MKSQUASHFS", "mksquashfs")
 # Fixed timestamps make the same spec produce the same bytes on every build.
@@ -74,14 +75,6 @@ class SnapMeta:
         return "\n".join(lines) + "\n"
 
 
-def sha3_384_hex(path: Path) -> str:
-    digest = hashlib.sha3_384()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_padding(path: Path, size: int, seed: str) -> None:
     rng = random.Random(seed)
     with open(path, "wb") as handle:
@@ -128,4 +121,4 @@ def build_snap(dest: Path, meta: SnapMeta, size: int, seed: str, work_dir: Path)
             raise BuildError(f"mksquashfs failed ({proc.returncode}): {message}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(out), dest)
-    return dest.stat().st_size, sha3_384_hex(dest)
+    return dest.stat().st_size, sha3_384_file(dest)[0]

@@ -1,4 +1,9 @@
-"""Catalogue endpoints: snap info, find, sections, names, categories, cohorts."""
+"""Catalogue endpoints: snap info, find, sections, names, categories, cohorts.
+
+Each sees ``Catalogue.visible(credentialed)``: without accepted store credentials a private
+snap is absent (info 404s as for an unknown name, find, names and cohorts leave it out, and
+its categories do not appear in sections unless a public snap has them). ``find`` with
+``private=true`` lists only the private snaps the caller may see."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from starlette.responses import Response
 
 from .catalogue import Catalogue, Revision, Snap
 from .channels import RISKS, Channel, ChannelError, parse_channel
-from .httputil import architecture, base_url, state_of
+from .httputil import architecture, base_url, credentialed, state_of
 from .responses import HAL_JSON, json_response, store_error
 from .storejson import channel_json, revision_level, select_fields, snap_level
 
@@ -39,7 +44,7 @@ async def _built(request: Request, revs: list[Revision]) -> Catalogue | Response
 async def snap_info(request: Request) -> Response:
     name = request.path_params["name"]
     arch = architecture(request)
-    snap = state_of(request).catalogue().by_name(name)
+    snap = state_of(request).catalogue().visible(credentialed(request)).by_name(name)
     if snap is None:
         return store_error(
             404, f"No snap named '{name}' found in series '16'.", "resource-not-found"
@@ -100,8 +105,12 @@ async def snap_find(request: Request) -> Response:
         channel = parse_channel(params["channel"]) if params.get("channel") else None
     except ChannelError as exc:
         return store_error(400, str(exc), "invalid-request")
+    only_private = params.get("private") == "true"
+    visible = state_of(request).catalogue().visible(credentialed(request))
     matched: list[tuple[Snap, Revision]] = []
-    for snap in sorted(state_of(request).catalogue().snaps.values(), key=lambda s: s.name):
+    for snap in sorted(visible.snaps.values(), key=lambda s: s.name):
+        if only_private and not snap.private:
+            continue
         rev = _find_revision(snap, channel, arch) if _matches(snap, q, name, category) else None
         if rev is not None:
             matched.append((snap, rev))
@@ -131,7 +140,7 @@ def _short(rev: Revision, channel: Channel | None) -> str:
 
 def _section_names(request: Request) -> list[str]:
     names = list(SECTIONS)
-    for snap in state_of(request).catalogue().snaps.values():
+    for snap in state_of(request).catalogue().visible(credentialed(request)).snaps.values():
         names += [c for c in snap.categories if c not in names]
     return names
 
@@ -147,7 +156,8 @@ async def categories(request: Request) -> Response:
 
 async def names(request: Request) -> Response:
     packages = []
-    for snap in sorted(state_of(request).catalogue().snaps.values(), key=lambda s: s.name):
+    visible = state_of(request).catalogue().visible(credentialed(request))
+    for snap in sorted(visible.snaps.values(), key=lambda s: s.name):
         rev = _find_revision(snap, None, None)
         apps = [snap.name] if rev is not None and rev.type == "app" else []
         packages.append(
@@ -170,7 +180,7 @@ async def cohorts(request: Request) -> Response:
     snaps = payload.get("snaps") if isinstance(payload, dict) else None
     if not isinstance(snaps, list) or not all(isinstance(s, str) for s in snaps):
         return store_error(400, 'body must be {"snaps": [names]}', "invalid-request")
-    catalogue = state_of(request).catalogue()
+    catalogue = state_of(request).catalogue().visible(credentialed(request))
     keys = {name: "MSBz" + secrets.token_urlsafe(24) for name in snaps if catalogue.by_name(name)}
     if not keys:
         return store_error(404, "No snaps found.", "not-found")

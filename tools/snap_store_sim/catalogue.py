@@ -1,4 +1,9 @@
-"""The snap catalogue: ``DIR/catalogue.json`` and the queries the Store API needs."""
+"""The snap catalogue: ``DIR/catalogue.json`` and the queries the Store API needs.
+
+A snap with ``private`` set is shown only to requests that carry store credentials the
+simulator accepts (``access.py``); handlers take ``Catalogue.visible(credentialed)``, in which
+a private snap is simply absent for everyone else. Catalogues written before ``private``
+existed load as all public."""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class Snap:
     license: str = "MIT"
     categories: list[str] = field(default_factory=list)
     revisions: list[Revision] = field(default_factory=list)
+    private: bool = False
 
     def revision(self, number: int) -> Revision | None:
         return next((rev for rev in self.revisions if rev.revision == number), None)
@@ -129,6 +135,12 @@ class Catalogue:
                 if rev.file == file_name:
                     return snap, rev
         return None
+
+    def visible(self, credentialed: bool) -> Catalogue:
+        """The catalogue as a request sees it: without credentials, private snaps are absent."""
+        if credentialed or not any(snap.private for snap in self.snaps.values()):
+            return self
+        return Catalogue([snap for snap in self.snaps.values() if not snap.private])
 
     def pending(self) -> list[tuple[Snap, Revision]]:
         return [(s, r) for s in self.snaps.values() for r in s.revisions if r.pending]

@@ -1,4 +1,9 @@
-"""The "CDN": serves blobs with Range/206, HEAD, ETag, and the body faults."""
+"""The "CDN": serves blobs with Range/206, HEAD, ETag, and the body faults.
+
+A private snap's blob is served only with the grant its download redirect carries
+(``?expires=...&grant=...``, see ``access.py``): without one, with a tampered or expired one,
+or with the grant of another blob, the CDN answers 403 and counts ``cdn-refused`` in the
+blob's ``/_sim/stats`` entry. Public blobs need no grant (a query string is ignored)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from pathlib import Path
 
 from starlette.types import Message, Receive, Scope, Send
 
+from .access import grant_valid
 from .endpoints import BLOB_NAME
+from .faults import Faults
 from .responses import compact, error_body
 from .state import SimState
 
@@ -61,6 +68,7 @@ class CdnApp:
         if scope["type"] != "http":
             return
         state, method, path = self.state, scope["method"], scope["path"]
+        state.stats.arrived("cdn", scope)
         if not path.startswith(PREFIX):
             state.stats.request(method, "*")
             await _json_error(send, 404, "not-found", f"Path {path} not found.")
@@ -71,7 +79,7 @@ class CdnApp:
             return
         await state.faults.delay()
         await state.faults.hold(path, default=False)
-        faults = state.faults.current
+        faults = state.faults.claim()
         if faults.error_status is not None and faults.matches(path, default=False):
             code = "service-unavailable" if faults.error_status == 503 else "error"
             await _json_error(send, faults.error_status, code, "simulated failure")
@@ -86,6 +94,13 @@ class CdnApp:
             await _json_error(send, 404, "not-found", f"No blob {path[len(PREFIX) :]}.")
             return
         snap, rev = found
+        if snap.private:
+            state.stats.private_blob(rev.file)
+            blob_name = path[len(PREFIX) :]
+            if not grant_valid(state.secret, blob_name, scope["query_string"].decode("latin-1")):
+                state.stats.private_blob(rev.file, "cdn-refused")
+                await _json_error(send, 403, "forbidden", f"No valid grant for {blob_name}.")
+                return
         if rev.pending:
             try:
                 built = (await state.wait_built({rev.file})).by_file(rev.file)
@@ -95,10 +110,19 @@ class CdnApp:
             rev = built[1] if built else rev
         state.stats.blob_request(rev.file)
         etag = f'"{rev.sha3_384}"'
-        await self._serve_file(scope, receive, send, state.data.snaps / rev.file, rev.file, etag)
+        await self._serve_file(
+            scope, receive, send, state.data.snaps / rev.file, rev.file, etag, faults
+        )
 
     async def _serve_file(
-        self, scope: Scope, receive: Receive, send: Send, path: Path, name: str, etag: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: Path,
+        name: str,
+        etag: str,
+        claimed: Faults,
     ) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         try:
@@ -137,11 +161,20 @@ class CdnApp:
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
-        await self._stream(receive, send, path, name, first, length)
+        await self._stream(receive, send, path, name, first, length, claimed)
 
     async def _stream(
-        self, receive: Receive, send: Send, path: Path, name: str, first: int, length: int
+        self,
+        receive: Receive,
+        send: Send,
+        path: Path,
+        name: str,
+        first: int,
+        length: int,
+        claimed: Faults,
     ) -> None:
+        """The body, with the body faults: the current ones (they can change while it is sent,
+        to end a stall), or those ``claimed`` for this request when they count requests."""
         state = self.state
         disconnected = asyncio.Event()
 
@@ -159,7 +192,7 @@ class CdnApp:
             with open(path, "rb") as handle:
                 handle.seek(first)
                 while sent < length and not disconnected.is_set():
-                    faults = state.faults.current
+                    faults = claimed if claimed.requests is not None else state.faults.current
                     if faults.stall_after is not None and sent >= faults.stall_after:
                         await self._stall(disconnected)
                         continue

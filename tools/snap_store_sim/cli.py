@@ -12,6 +12,7 @@ import typer
 
 from .faults import FaultError, Faults
 from .layout import DataDir
+from .registrar import DEFAULT_REGISTRAR
 
 app = typer.Typer(
     add_completion=False,
@@ -65,6 +66,20 @@ def serve(
     ] = None,
     cdn_url: Annotated[str | None, typer.Option(help="Public CDN base URL for redirects.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    https: Annotated[
+        bool,
+        typer.Option(
+            help="Serve both over HTTPS with a CA of the simulator's own (DIR/tls/ca.pem), "
+            "as an upstream behind TLS inspection looks."
+        ),
+    ] = False,
+    registrar: Annotated[
+        str,
+        typer.Option(
+            help="EMAIL:PASSWORD[:OTP] of the account that may register proxies "
+            "(POST /v2/auth/proxy/register); with an OTP it has two factors."
+        ),
+    ] = DEFAULT_REGISTRAR,
 ) -> None:
     """Run the Store API and the CDN until interrupted."""
     from .server import ServeOptions
@@ -86,6 +101,8 @@ def serve(
         faults=faults,
         cdn_url=cdn_url,
         log_level=log_level,
+        https=https,
+        registrar=registrar,
     )
     try:
         import uvloop
@@ -111,8 +128,20 @@ def add_snap(
     snap_type: Annotated[str, typer.Option("--type", help="app, base, ...")] = "app",
     base: Annotated[str, typer.Option(help="Base snap ('' for none).")] = "core22",
     confinement: Annotated[str, typer.Option(help="strict, classic, devmode.")] = "strict",
+    private: Annotated[
+        bool | None,
+        typer.Option(
+            "--private/--public",
+            help="Make the snap private (served only to requests with store credentials the "
+            "simulator accepts) or public again. Default: unchanged; new snaps are public.",
+        ),
+    ] = None,
 ) -> None:
-    """Build a real .snap, sign its assertions and add it to the catalogue."""
+    """Build a real .snap, sign its assertions and add it to the catalogue.
+
+    A private snap is invisible without accepted credentials: the test user's
+    ``Authorization`` macaroon or a device session the simulator issued (see
+    ``tools/snap_store_sim/access.py``). Its blob is served by the CDN only with a grant."""
     from .builder import BuildError
     from .publish import add_snap as publish
 
@@ -129,6 +158,7 @@ def add_snap(
             type_=snap_type,
             base=base or None,
             confinement=confinement,
+            private=private,
         )
     except (ValueError, BuildError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -136,6 +166,7 @@ def add_snap(
     typer.echo(
         f"added {snap.name} revision {rev.revision} ({rev.arch}, {rev.size} bytes, "
         f"sha3-384 {rev.sha3_384}) to {', '.join(rev.channels) or 'no channel'}"
+        + (" (private)" if snap.private else "")
     )
 
 

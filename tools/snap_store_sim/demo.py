@@ -23,6 +23,8 @@ KIB = 1024
 MIB = 1024 * KIB
 # Blobs up to this size are built before the server reports ready; larger ones later.
 EAGER_LIMIT = 4 * MIB
+# The bases and the snapd snap: just a meta/snap.yaml in a squashfs (about 4 KiB).
+SYSTEM_SNAP_SIZE = 4 * KIB
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,30 @@ DEMO_SNAPS: tuple[DemoSnap, ...] = (
         type="app",
         base="core22",
         categories=("science",),
+    ),
+    # What the apps above need before snapd installs them (its "Ensure prerequisites"
+    # task): their bases, and the snapd snap for any snap with a base. Tiny snaps of the
+    # right type (no base of their own, no apps), for the architectures the apps are
+    # published for, in no section (like the Store's own bases).
+    *(
+        DemoSnap(
+            name,
+            SYSTEM_SNAP_SIZE,
+            "snapsim",
+            summary,
+            (
+                R(1, version, "amd64", ("latest/stable",)),
+                R(2, version, "arm64", ("latest/stable",)),
+            ),
+            type=kind,
+            base=None,
+            categories=(),
+        )
+        for name, kind, version, summary in (
+            ("core20", "base", "20240111", "Runtime environment based on Ubuntu 20.04"),
+            ("core22", "base", "20240111", "Runtime environment based on Ubuntu 22.04"),
+            ("snapd", "snapd", "2.57.6", "Daemon and tooling that enable snap packages"),
+        )
     ),
 )
 

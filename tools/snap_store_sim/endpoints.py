@@ -1,4 +1,8 @@
-"""Assertions, device-session auth, download redirects and the root endpoint."""
+"""Assertions, device-session auth, download redirects and the root endpoint.
+
+Sessions are macaroons the simulator can recognise later (``access.issue_session``). The
+download URL of a private snap's blob answers like an unknown blob (404) without accepted
+store credentials; with them it redirects to the CDN with a grant (``access.grant_query``)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from starlette.responses import Response
 
 from shared.assertions import PRIMARY_KEYS, encode_stream
 
+from .access import grant_query, issue_session
 from .assertstore import SEQUENCE_TYPES
-from .httputil import base_url, host_of, state_of
+from .httputil import base_url, credentialed, host_of, state_of
 from .responses import ASSERTION, PROBLEM_JSON, invalid_request, json_response, store_error
 
 BLOB_NAME = re.compile(r"^(?P<snap_id>[A-Za-z0-9]+)_(?P<revision>[0-9]+)\.snap$")
@@ -66,7 +71,7 @@ async def sessions(request: Request) -> Response:
         value = payload.get(name)
         if not isinstance(value, str) or not value:
             return invalid_request(f"'{name}' must be a non-empty string")
-    return json_response({"macaroon": "snapsim-session-" + secrets.token_urlsafe(32)})
+    return json_response({"macaroon": issue_session(state_of(request).secret)})
 
 
 def cdn_base(request: Request) -> str:
@@ -76,17 +81,25 @@ def cdn_base(request: Request) -> str:
     hostname = urlsplit(f"//{host_of(request)}").hostname or "127.0.0.1"
     if ":" in hostname:
         hostname = f"[{hostname}]"
-    return f"http://{hostname}:{state.cdn_port}"
+    return f"{request.url.scheme}://{hostname}:{state.cdn_port}"
 
 
 async def download(request: Request) -> Response:
+    state = state_of(request)
     name = request.path_params["file"]
     match = BLOB_NAME.match(name)
-    catalogue = state_of(request).catalogue()
-    snap = catalogue.by_id(match["snap_id"]) if match else None
-    if match is None or snap is None or snap.revision(int(match["revision"])) is None:
-        return store_error(404, f"No snap file '{name}'.", "not-found")
+    snap = state.catalogue().by_id(match["snap_id"]) if match else None
+    rev = snap.revision(int(match["revision"])) if match and snap else None
     location = f"{cdn_base(request)}/download-origin/{name}"
+    if snap is not None and rev is not None and snap.private:
+        if not credentialed(request):
+            state.stats.private_blob(rev.file, "api-refused")
+            rev = None  # answered exactly as an unknown blob
+        else:
+            state.stats.private_blob(rev.file, "api-granted")
+            location += "?" + grant_query(state.secret, name)
+    if rev is None:
+        return store_error(404, f"No snap file '{name}'.", "not-found")
     return Response(b"", status_code=302, headers={"Location": location})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 
@@ -22,6 +22,9 @@ class Faults:
     truncate_after: int | None = None
     corrupt: bool = False
     stall_after: int | None = None
+    # How many more blob requests the faults apply to; after the last they clear themselves
+    # (the request under way keeps them). None: until they are changed.
+    requests: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +75,8 @@ def _check(name: str, value: Any) -> Any:
         raise FaultError(f"{name} must be null or an integer")
     if name == "error_status" and not 400 <= value <= 599:
         raise FaultError("error_status must be between 400 and 599")
+    if name == "requests" and value < 1:
+        raise FaultError("requests must be null or an integer >= 1")
     if name == "bandwidth_bps" and value <= 0:
         raise FaultError("bandwidth_bps must be > 0")
     if value < 0:
@@ -90,6 +95,15 @@ class FaultState:
         self.current = faults
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def claim(self) -> Faults:
+        """The faults one blob request gets. When they are limited to a number of requests,
+        this one counts, and after the last they clear themselves for the requests after it."""
+        faults = self.current
+        if faults.requests is not None:
+            left = faults.requests - 1
+            self.set(replace(faults, requests=left) if left else Faults())
+        return faults
 
     async def wait_change(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -6,11 +6,17 @@ from typing import cast
 
 from starlette.requests import Request
 
+from .access import accepted_credentials
 from .state import SimState
 
 
 def state_of(request: Request) -> SimState:
     return cast(SimState, request.app.state.sim)
+
+
+def credentialed(request: Request) -> bool:
+    """Whether the request carries store credentials the simulator issued (``access.py``)."""
+    return accepted_credentials(request.headers, state_of(request).secret)
 
 
 def host_of(request: Request) -> str:

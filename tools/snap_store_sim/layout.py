@@ -3,6 +3,7 @@
 DIR/
   keys/root.pem, keys/store.pem     RSA signing keys (PEM)
   keys/authority.json               ids of the root and store keys
+  keys/access.secret                HMAC key of device sessions and private-blob grants
   asserts/<type>/<k1>,<k2>.assert   one assertion per file, byte-exact
   snaps/<name>_<rev>.snap           the blobs
   catalogue.json                    the snap catalogue (see catalogue.py)

@@ -6,7 +6,9 @@ import base64
 import re
 from dataclasses import dataclass
 
-from .builder import SnapMeta, build_snap, sha3_384_hex
+from shared.assertions import sha3_384_file
+
+from .builder import SnapMeta, build_snap
 from .catalogue import Catalogue, CatalogueStore, Revision, Snap
 from .channels import parse_channel
 from .ids import account_id_for, rfc3339, snap_id_for
@@ -121,7 +123,7 @@ def build_blob(data: DataDir, snap: Snap, rev: Revision, reuse: bool = False) ->
     assert rev.build is not None
     dest = data.snaps / rev.file
     if reuse and dest.exists():
-        return dest.stat().st_size, sha3_384_hex(dest)
+        return dest.stat().st_size, sha3_384_file(dest)[0]
     seed = str(rev.build["seed"])
     return build_snap(dest, snap_meta(snap, rev), int(rev.build["size"]), seed, data.tmp)
 
@@ -166,10 +168,13 @@ def add_snap(
     type_: str = "app",
     base: str | None = "core22",
     confinement: str = "strict",
+    private: bool | None = None,
 ) -> tuple[Snap, Revision]:
     """Build and publish one revision now (the ``add-snap`` command).
 
-    Raises ValueError for bad names, channels, types or an existing revision."""
+    ``private=True`` makes the snap private (see ``access.py``: only requests with accepted
+    store credentials see it), ``False`` public; None leaves an existing snap as it is (a new
+    one is public). Raises ValueError for bad names, channels, types or an existing revision."""
     if not SNAP_NAME.match(name) or len(name) > 40:
         raise ValueError(f"invalid snap name {name!r}")
     if not ARCH.match(arch):
@@ -184,6 +189,8 @@ def add_snap(
     with data.locked():
         catalogue = store.get()
         snap = catalogue.by_name(name) or new_snap(name, publisher_for(publisher))
+        if private is not None:
+            snap.private = private
         number = revision or max((r.revision for r in snap.revisions), default=0) + 1
         rev = new_revision(
             snap,
@@ -204,6 +211,7 @@ def add_snap(
                 target = snap
                 target.revisions = []
                 fresh.add(target)
+            target.private = snap.private
             target.revisions.append(rev)
             for channel in channels:
                 target.release(rev, channel)

@@ -1,4 +1,8 @@
-"""``POST /v2/snaps/refresh``: install, download, refresh and fetch-assertions."""
+"""``POST /v2/snaps/refresh``: install, download, refresh and fetch-assertions.
+
+Without accepted store credentials a private snap does not exist here: installing or
+downloading it by name gives ``name-not-found``, refreshing it by snap-id ``id-not-found``,
+exactly as for an unknown snap. Its assertions are still fetched for anyone (like the Store)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from .actions import Action, AssertionRef, RefreshRequest, RequestError, parse_r
 from .assertstore import SEQUENCE_TYPES, AssertStore
 from .catalogue import Catalogue, Revision, Snap
 from .channels import parse_channel
-from .httputil import architecture, base_url, state_of
+from .httputil import architecture, base_url, credentialed, state_of
 from .responses import invalid_request, json_response, store_error
 from .storejson import releases_json, store_snap
 
@@ -143,7 +147,8 @@ async def snap_refresh(request: Request) -> Response:
         return invalid_request(str(exc))
     arch = architecture(request) or "amd64"
     base = base_url(request)
-    catalogue = state.catalogue()
+    allowed = credentialed(request)
+    catalogue = state.catalogue().visible(allowed)
     for action in parsed.actions:
         state.stats.actions[action.action] += 1
     while True:
@@ -156,7 +161,7 @@ async def snap_refresh(request: Request) -> Response:
         if not pending:
             break
         try:
-            catalogue = await state.wait_built(pending)
+            catalogue = (await state.wait_built(pending)).visible(allowed)
         except (TimeoutError, RuntimeError) as exc:
             return store_error(503, str(exc))
     results: list[Result] = []

@@ -23,8 +23,10 @@ from .cdn import CdnApp
 from .demo import prebuild_demo, seed_demo
 from .faults import Faults, FaultState
 from .layout import DataDir, write_json
+from .registrar import DEFAULT_REGISTRAR, Registrar
 from .signing import Authority
 from .state import BuildQueue, SimState
+from .tls import ensure_chain
 
 log = logging.getLogger("snap_store_sim")
 
@@ -39,6 +41,8 @@ class ServeOptions:
     faults: Faults = field(default_factory=Faults)
     cdn_url: str | None = None
     log_level: str = "warning"
+    https: bool = False  # both servers speak TLS, with a CA of the simulator's own (tls.py)
+    registrar: str = DEFAULT_REGISTRAR  # the account that may register proxies
 
 
 class _Server(uvicorn.Server):
@@ -60,10 +64,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, sock: socket.socket) -> str:
+def _url(host: str, sock: socket.socket, scheme: str) -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 def prepare(options: ServeOptions) -> tuple[SimState, Authority]:
@@ -87,8 +91,14 @@ async def serve(options: ServeOptions) -> None:
     state, authority = prepare(options)
     state.faults = FaultState(options.faults)
     state.builds = BuildQueue(state.data, authority)
+    state.authority = authority
+    state.registrar = Registrar.parse(options.registrar)
     api_sock, cdn_sock = bind(options.host, options.port), bind(options.host, options.cdn_port)
     state.cdn_port = cdn_sock.getsockname()[1]
+    tls: dict[str, str] = {}
+    if options.https:
+        _ca, leaf, key = ensure_chain(state.data.root / "tls", options.host)
+        tls = {"ssl_certfile": str(leaf), "ssl_keyfile": str(key)}
 
     def config(app: object) -> uvicorn.Config:
         return uvicorn.Config(
@@ -99,6 +109,7 @@ async def serve(options: ServeOptions) -> None:
             access_log=False,
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
+            **tls,  # type: ignore[arg-type]
         )
 
     servers = [_Server(config(create_api_app(state))), _Server(config(CdnApp(state)))]
@@ -120,7 +131,8 @@ async def serve(options: ServeOptions) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise SystemExit("snap-store-sim: a server failed to start")
         await asyncio.sleep(0.01)
-    api_url, cdn_url = _url(options.host, api_sock), _url(options.host, cdn_sock)
+    scheme = "https" if options.https else "http"
+    api_url, cdn_url = _url(options.host, api_sock, scheme), _url(options.host, cdn_sock, scheme)
     write_json(state.data.ready, {"api": api_url, "cdn": cdn_url, "pid": os.getpid()})
     state.builds.start()
     sys.stdout.write(f"snap-store-sim ready api={api_url} cdn={cdn_url}\n")

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 
+from .access import load_secret
 from .assertstore import AssertStore
 from .builder import terminate_builds
 from .catalogue import Catalogue, CatalogueStore
 from .faults import FaultState
 from .layout import DataDir
 from .publish import build_revision, finish_build
+from .registrar import DEFAULT_REGISTRAR, Registrar
 from .signing import Authority
 from .stats import Stats
 
@@ -69,10 +72,14 @@ class SimState:
     cdn_port: int = 0
     cdn_url: str | None = None  # public CDN base URL; default: API host with cdn_port
     builds: BuildQueue | None = None
+    authority: Authority | None = None  # signs store assertions (registration.py)
+    registrar: Registrar = field(default_factory=lambda: Registrar.parse(DEFAULT_REGISTRAR))
+    # Keys device sessions and private-blob grants (access.py): the data dir's, via open().
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     @classmethod
     def open(cls, data: DataDir) -> SimState:
-        return cls(data, CatalogueStore(data), AssertStore(data.asserts))
+        return cls(data, CatalogueStore(data), AssertStore(data.asserts), secret=load_secret(data))
 
     def catalogue(self) -> Catalogue:
         return self.catalogue_store.get()

@@ -31,7 +31,7 @@ def snap_level(snap: Snap, base_url: str) -> dict[str, Any]:
         "license": snap.license,
         "media": [],
         "prices": {},
-        "private": False,
+        "private": snap.private,
         "contact": "",
         "website": "",
         "store-url": f"{base_url}/snaps/{snap.name}",
