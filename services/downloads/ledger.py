@@ -115,8 +115,13 @@ class Ledger:
 
     async def _run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """One transaction. A lost connection is retried once, then LedgerUnavailable; a
-        transaction PostgreSQL chose as a deadlock's victim (an eviction against a counter
-        flush, which lock an entry and a counter row in the other order) is run again."""
+        transaction PostgreSQL chose as a deadlock's or a serialisation failure's victim is
+        run again, twice at most.
+
+        Every transaction that writes both takes its row locks in one order: cache entries,
+        then counter rows (by name), then the day's row. An eviction once deleted the entry
+        first while the counter flush bumped the counter first: two such transactions on one
+        snap deadlocked, up to once a second under an eviction loop."""
         lost, victims = 0, 0
         while True:
             try:
@@ -321,9 +326,11 @@ class Ledger:
                 day[field] = day.get(field, 0) + value
 
         async def write(session: AsyncSession) -> None:
+            # Entries first, then counter rows, then the day: the order every transaction
+            # here takes its row locks in (see ``_run``).
+            await repo.touch_entries(session, touches)
             for name in sorted(bumps):
                 await repo.bump(session, name, bumps[name])
             await repo.bump_day(session, utcnow().date(), day)
-            await repo.touch_entries(session, touches)
 
         await self._run(write)
