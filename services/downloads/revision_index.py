@@ -12,10 +12,11 @@ with the requester's own store credentials: such a revision is private, see
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,6 +100,27 @@ class _Expiring:
         self.entries.pop(key, None)
 
 
+class _SharedCalls:
+    """Concurrent calls for one key share the first one's answer (or error): fifty devices
+    asking at once for a revision this process has not looked up make one lookup."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[RevisionFacts | None]] = {}
+
+    async def run(
+        self, key: Hashable, call: Callable[[], Awaitable[RevisionFacts | None]]
+    ) -> RevisionFacts | None:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(call())
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+            # Its error is each waiter's to raise; marked as seen for when none is left.
+            running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        # shield: a caller that goes away (its device hung up) does not cancel the others'.
+        return await asyncio.shield(running)
+
+
 class RevisionIndex:
     def __init__(self, cache: Cache, revisions: RevisionsClient, upstream: Upstream) -> None:
         self.cache = cache
@@ -107,13 +129,20 @@ class RevisionIndex:
         self.local = _Expiring(LOCAL_TTL)
         self.confirmed = _Expiring(CONFIRM_TTL)
         self.still_private = _Expiring(CONFIRM_TTL)
+        self.shared = _SharedCalls()
 
     async def get(self, snap_id: str, revision: int) -> RevisionFacts | None:
         """The recorded facts, through the cache layers; None when nobody recorded them."""
-        key = (snap_id, revision)
-        found: RevisionFacts | None = self.local.get(key)
+        found: RevisionFacts | None = self.local.get((snap_id, revision))
         if found is not None:
             return found
+        return await self.shared.run(
+            ("get", snap_id, revision), lambda: self._read(snap_id, revision)
+        )
+
+    async def _read(self, snap_id: str, revision: int) -> RevisionFacts | None:
+        """The shared cache, else the revisions service (each fills the layers above it)."""
+        key = (snap_id, revision)
         cached = await self.cache.get(facts_key(snap_id, revision))
         found = RevisionFacts.decode(cached) if cached is not None else None
         if found is None:
@@ -136,10 +165,17 @@ class RevisionIndex:
         self, snap_id: str, revision: int, device: Mapping[str, str], credentials: Mapping[str, str]
     ) -> RevisionFacts | None:
         """Ask the upstream about a revision nobody recorded: anonymously (then it is public),
-        else with the requester's credentials (then it is private)."""
-        found = await lookup_revision(self.upstream, snap_id, revision, device)
-        if found is not None:
-            return await self._learn(found)
+        else with the requester's credentials (then it is private). Concurrent requests for
+        one revision share the anonymous question (asked with the first one's device
+        headers)."""
+
+        async def anonymously() -> RevisionFacts | None:
+            found = await lookup_revision(self.upstream, snap_id, revision, device)
+            return await self._learn(found) if found is not None else None
+
+        public = await self.shared.run(("discover", snap_id, revision), anonymously)
+        if public is not None:
+            return public
         if not credentials:
             return None
         found = await lookup_revision(

@@ -15,6 +15,7 @@ from tests.support.snapclient import snap_download
 
 KIB = 1024
 DOWNLOAD_ROUTE = "/api/v1/snaps/download/{filename}"
+LOOKUP = "POST /v2/snaps/refresh"  # how the proxy asks the upstream about one revision
 
 
 def _wait_for(scrape: Callable[[], float], wanted: float, timeout: float = 60) -> float:
@@ -94,7 +95,8 @@ def test_thirty_devices_asking_for_a_new_snap_at_once_make_one_claim(
 ) -> None:
     """The requests of a process for one blob settle who fills it one at a time: one claim
     in the ledger, and the other requests follow its fill (fifty at once took 50 claims and
-    some 400 ms to a first byte before: docs/performance.md)."""
+    some 400 ms to a first byte before: docs/performance.md). They share one upstream
+    lookup of the revision too."""
     blob = publish(sim, 512 * KIB, prefix="claims")
     devices = 30
     everyone_ready = threading.Barrier(devices)
@@ -105,6 +107,7 @@ def test_thirty_devices_asking_for_a_new_snap_at_once_make_one_claim(
             return fetch(device, blob.url_path)
 
     before = monitored.scrape_service("downloads")
+    lookups_before = sim.stats()["requests"].get(LOOKUP, 0)
     sim.set_faults(bandwidth_bps=512 * KIB)  # the fill takes about a second
     try:
         with ThreadPoolExecutor(devices) as pool:
@@ -117,3 +120,6 @@ def test_thirty_devices_asking_for_a_new_snap_at_once_make_one_claim(
     assert blob_fetches(sim, blob) == 1
     claims = "snapproxy_cache_fill_claims_total"
     assert after.value(claims) - before.value(claims) == 1
+    # Nobody had recorded the revision: the process asked the upstream about it once, for
+    # all thirty (each request asked on its own before: 30 lookups).
+    assert sim.stats()["requests"].get(LOOKUP, 0) - lookups_before == 1
