@@ -1,7 +1,7 @@
 """The ledger's transactions lock a cache entry before its counter row (``Ledger._run``).
 
-An admin's eviction (delete the entry, then count the eviction) and the counter flush (then:
-bump the counters, then touch the entries) took the same two rows in the other order. With
+An admin's eviction (delete the entry, then count the eviction) and the counter flush (which
+bumped the counters, then touched the entries) took the same two rows in the other order. With
 devices downloading a snap while an admin evicted it in a loop, PostgreSQL found a deadlock
 about once a second and aborted one side; three in a row made the eviction answer 500 (CI,
 ``tests/cache/test_evict_under_load.py[split]``).
