@@ -23,6 +23,7 @@ from rich.table import Table
 
 from shared.cli.common import fail, settings_or_exit
 from shared.settings import Settings
+from shared.sizes import human_size, signed_size
 from shared.upstream_lookup import channel_download_request
 
 app = typer.Typer(help="Inspect and manage the download cache.", no_args_is_help=True)
@@ -31,21 +32,6 @@ console = Console()
 UrlOption = typer.Option(
     None, "--url", help="Proxy URL [default: http://127.0.0.1:$SNAPPROXY_PORT]."
 )
-
-
-def _human(size: int | None) -> str:
-    if size is None:
-        return "no cap"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def _signed(size: int) -> str:
-    return f"-{_human(-size)}" if size < 0 else _human(size)
 
 
 def _proxy_url(url: str | None, settings: Settings) -> str:
@@ -97,15 +83,16 @@ def stats(url: str = UrlOption) -> None:
     totals, disk = body["totals"], body["disk"]
     served = totals["bytes-from-cache"]
     console.print(
-        f"{totals['entries']} blobs, {_human(totals['size'])} of {_human(totals['max-size'])}; "
+        f"{totals['entries']} blobs, {human_size(totals['size'])} of "
+        f"{human_size(totals['max-size'])}; "
         f"{totals['hits']} hits, {totals['misses']} misses; "
-        f"{_human(served)} served from cache, {_human(totals['bytes-relayed'])} relayed while "
-        f"fetched, {_human(totals['bytes-from-upstream'])} fetched; "
-        f"{_signed(totals['bytes-saved'])} saved"
+        f"{human_size(served)} served from cache, {human_size(totals['bytes-relayed'])} "
+        f"relayed while fetched, {human_size(totals['bytes-from-upstream'])} fetched; "
+        f"{signed_size(totals['bytes-saved'])} saved"
     )
     console.print(
-        f"disk: {_human(disk['free'])} free of {_human(disk['total'])} "
-        f"(eviction keeps {_human(disk['reserve'])} free)"
+        f"disk: {human_size(disk['free'])} free of {human_size(disk['total'])} "
+        f"(eviction keeps {human_size(disk['reserve'])} free)"
     )
     table = Table(
         "snap",
@@ -123,10 +110,10 @@ def stats(url: str = UrlOption) -> None:
             name,
             str(row["hits"]),
             str(row["misses"]),
-            _human(row["bytes-from-cache"]),
-            _human(row["bytes-relayed"]),
-            _human(row["bytes-from-upstream"]),
-            _signed(row["bytes-saved"]),
+            human_size(row["bytes-from-cache"]),
+            human_size(row["bytes-relayed"]),
+            human_size(row["bytes-from-upstream"]),
+            signed_size(row["bytes-saved"]),
             str(row["failed-fills"]),
             str(row["evictions"]),
         )
@@ -145,7 +132,7 @@ def list_entries(
         table.add_row(
             entry["name"],
             str(entry["revision"]),
-            _human(entry["size"]),
+            human_size(entry["size"]),
             entry["last-access"][:19],
             "yes" if entry["pinned"] else "",
             entry["sha3-384"][:16] + "…",
@@ -231,7 +218,7 @@ def prefetch(
     if hasher.hexdigest() != expected:
         fail(f"{name}: the downloaded bytes do not match the recorded SHA3-384")
     console.print(
-        f"{name} revision {snap['revision']} ({_human(size)}, {channel}, {arch}) is cached"
+        f"{name} revision {snap['revision']} ({human_size(size)}, {channel}, {arch}) is cached"
     )
 
 
@@ -282,7 +269,7 @@ def move_to(
     if not summary:
         fail("the move ended without its summary (run it again to resume)")
     console.print(
-        f"{summary['copied']} blobs copied ({_human(summary['bytes'])}), "
+        f"{summary['copied']} blobs copied ({human_size(summary['bytes'])}), "
         f"{summary['present']} were there already: every cached snap is in {backend}"
     )
     if not switch or url:

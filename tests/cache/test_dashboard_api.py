@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from services.devicegw.dashboard.pages import human_size as human
+from shared.sizes import human_size as human
 from tests.support.cache import KIB, MIB, Blob, Fetched, blob_fetches, fetch, wait_for
 from tests.support.infra import proxy_env
 from tests.support.proxies import ADMIN_TOKEN, SNAP_PROXY, ProxyUnderTest

@@ -4,7 +4,7 @@ for each bar, a description of the whole; and the prefetch message read from a r
 from __future__ import annotations
 
 from services.devicegw.dashboard import cache_page
-from services.devicegw.dashboard.pages import human_size
+from shared.sizes import human_size
 
 
 def _day(day: str, from_cache: int, upstream: int) -> dict[str, object]:

@@ -8,6 +8,7 @@ from typing import Any
 from services.devicegw.dashboard import admin_pages, cache_page
 from services.devicegw.dashboard.admin_api import AdminApi, AdminApiError
 from shared.settings import Settings
+from shared.sizes import human_size
 from shared.status_report import NOT_REGISTERED
 
 DEVICES_SHOWN = 100
@@ -99,22 +100,6 @@ async def overrides(api: AdminApi) -> dict[str, Any]:
 
     per_snap = await asyncio.gather(*(current(name) for name in names))
     return {"overrides": [row for rows in per_snap for row in rows], "log": log}
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "no cap"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def signed_size(size: int) -> str:
-    """A size that may be below zero (bytes saved, while fetched blobs wait for clients)."""
-    return f"-{human_size(-size)}" if size < 0 else human_size(size)
 
 
 def percent(ratio: float | None) -> str:

@@ -20,6 +20,7 @@ from services.devicegw.dashboard.sessions import (
     unseal,
 )
 from shared.app import Resources
+from shared.sizes import human_size, signed_size
 
 # Pages are the admin's only: never cached, never framed, nothing loaded from elsewhere.
 # Scripts: only the suite's own files (the cache page's live fills), no inline script.
@@ -47,9 +48,9 @@ class DashboardSite:
             undefined=StrictUndefined,
             auto_reload=False,
         )
-        self.templates.filters["size"] = pages.human_size
+        self.templates.filters["size"] = human_size
         self.templates.filters["percent"] = pages.percent
-        self.templates.filters["signed_size"] = pages.signed_size
+        self.templates.filters["signed_size"] = signed_size
         for name in self.templates.list_templates(extensions=["html"]):
             self.templates.get_template(name)
 
