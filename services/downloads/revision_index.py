@@ -169,6 +169,11 @@ class RevisionIndex:
         one revision share the anonymous question (asked with the first one's device
         headers)."""
 
+        learned: RevisionFacts | None = self.local.get((snap_id, revision))
+        if learned is not None and not learned.private:
+            # A concurrent request learned it after this one's get() found nothing.
+            return learned
+
         async def anonymously() -> RevisionFacts | None:
             found = await lookup_revision(self.upstream, snap_id, revision, device)
             return await self._learn(found) if found is not None else None
