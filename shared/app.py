@@ -44,6 +44,9 @@ class Resources:
     upstream: Upstream
     internal_secret: InternalSecret
     peers: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    # The embedded default: the services of this process are the only ones using the data
+    # directory (what leaves the cache folder, this process removed).
+    sole_process: bool = False
 
     @property
     def settings(self) -> Settings:

@@ -46,6 +46,7 @@ class EmbeddedGateway:
         """``database_urls``: the URL each service connects with (its own role,
         ``shared.dbroles``), when it is not the settings' own."""
         self.resources = create_resources(settings, "snapproxy", with_peers=False)
+        self.resources.sole_process = True
         self._engines: list[AsyncEngine] = []
         self.apps = {
             name: service_factory(name)(settings, self._resources_of(name, database_urls))

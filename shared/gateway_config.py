@@ -42,6 +42,9 @@ ACCEL_WHOLE = "/_cache_whole/"
 # The same for blobs in an object store: /_object/<sha3>/<bucket>/<key>?<presigned query>.
 ACCEL_OBJECT_RANGES = "/_object/"
 ACCEL_OBJECT_WHOLE = "/_object_whole/"
+# Sent by nginx when the file of a hit is gone (another process deleted it after the service
+# found it): the service then looks in the store again (``storage.FOUND_VALID``).
+CACHE_RECHECK_HEADER = "X-Snapproxy-Cache-Recheck"
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,9 @@ def _accel_locations(layout: GatewayLayout) -> str:
             error_page 404 = @cache_file_gone;
         }}
         # A hit whose file was evicted after the service answered and before nginx opened
-        # it: the service is asked again, and answers the miss it has become (once: nginx
-        # does not follow error_page twice for one request).
+        # it: the service is asked again, told to look in the store again ($uri is the
+        # hit's location here: X-Snapproxy-Cache-Recheck is 1), and answers the miss it has
+        # become (once: nginx does not follow error_page twice for one request).
         location @cache_file_gone {{
             proxy_pass http://downloads$request_uri;{STREAMING}
         }}
@@ -208,6 +212,18 @@ def render_nginx_conf(layout: GatewayLayout) -> str:
     )
     nl = "\n"
     proto = "$scheme"
+    recheck = ""
+    if layout.accel_redirect:
+        recheck = f"\n        proxy_set_header {CACHE_RECHECK_HEADER} $snapproxy_cache_recheck;"
+        extra += (
+            "    # 1 on the way from a cache hit's location to @cache_file_gone (the service\n"
+            "    # then looks for the blob again); empty, so not sent, everywhere else.\n"
+            "    map $uri $snapproxy_cache_recheck {\n"
+            "        volatile;\n"
+            f'        "~^({ACCEL_RANGES}|{ACCEL_WHOLE})" 1;\n'
+            '        default "";\n'
+            "    }\n"
+        )
     if layout.trust_forwarded_proto:
         proto = "$snapproxy_forwarded_proto"
         extra += (
@@ -273,7 +289,7 @@ http {{
         proxy_set_header X-Request-Id $snapproxy_request_id;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto {proto};
-        proxy_set_header X-Forwarded-Host $http_host;
+        proxy_set_header X-Forwarded-Host $http_host;{recheck}
         proxy_read_timeout 300s;
         add_header X-Request-Id $snapproxy_request_id always;
 

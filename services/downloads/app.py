@@ -43,7 +43,7 @@ def build_blob_cache(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> BlobCache:
     """The cache and its parts, from settings (``transport``: the upstream, in tests)."""
-    store = create_blob_store(settings)
+    store = create_blob_store(settings, sole_process=resources.sole_process)
     outbound = Outbound.from_settings(settings)
     ledger = Ledger(
         resources.engine, resources.sessionmaker, lease_timeout=settings.fill_lease_timeout

@@ -7,9 +7,9 @@ call back up; a driver task per blob per process (``drivers``) runs them in orde
 a fill over at once when its owner dies, so the blob's followers carry on from the new
 owner's file.
 
-A hit is one ``stat``: no database, no network. Its counters and LRU touch are batched
-(``counters``). Blobs that cannot fit, and resumes far beyond a running fill, are streamed
-from the upstream uncached (``passthrough``).
+A hit is one ``stat`` (none for a blob found in the last seconds, ``storage``): no database,
+no network. Its counters and LRU touch are batched (``counters``). Blobs that cannot fit, and
+resumes far beyond a running fill, are streamed from the upstream uncached (``passthrough``).
 """
 
 from __future__ import annotations
@@ -92,14 +92,22 @@ class BlobCache(Housekeeping):
         )
         self.settling = KeyedLocks()  # per blob: who fills it is settled once at a time
 
-    async def find(self, sha3_384: str) -> StoredBlob | None:
+    async def find(self, sha3_384: str, recheck: bool = False) -> StoredBlob | None:
+        """The committed blob: what the store found lately, else a look in its thread
+        (``recheck``: always look; the gateway found a remembered file gone)."""
+        if not recheck and (stored := self.store.recent(sha3_384)) is not None:
+            return stored
         return await self._in_thread(self.store.find, sha3_384)
 
     async def open(
-        self, facts: RevisionFacts, byte_range: tuple[int, int] | None, requester: Requester
+        self,
+        facts: RevisionFacts,
+        byte_range: tuple[int, int] | None,
+        requester: Requester,
+        recheck: bool = False,
     ) -> Hit | Stream:
         """A committed blob, or the bytes of ``byte_range`` (or all) as they arrive."""
-        stored = await self.find(facts.sha3_384)
+        stored = await self.find(facts.sha3_384, recheck)
         if stored is not None:
             sent = byte_range[1] - byte_range[0] + 1 if byte_range else facts.size
             self.counters.hit(facts.name, facts.sha3_384, sent)

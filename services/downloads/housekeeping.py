@@ -23,15 +23,12 @@ from services.downloads.eviction import Evictor
 from services.downloads.ledger import Entry, Ledger
 from services.downloads.relocation import copy_blob, destination_store
 from services.downloads.repository import COUNTER_FIELDS, DAY_FIELDS
-from services.downloads.storage import BlobStore
+from services.downloads.storage import RETIRED_GRACE, BlobStore
 from shared.models import utcnow
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-# Seconds an evicted blob's file outlives its eviction: a hit answered just before opens the
-# file after the answer (granian's pathsend, nginx's X-Accel-Redirect), and still finds it.
-RETIRED_GRACE = 10.0
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import structlog
 
+from services.downloads.expiring import Expiring
 from shared.cache import Cache
 from shared.credentials import credentials_digest
 from shared.revisions_api import (
@@ -76,30 +74,6 @@ class RevisionFacts:
         )
 
 
-class _Expiring:
-    """A small LRU whose entries expire."""
-
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.entries: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: Any) -> Any:
-        found = self.entries.get(key)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, key: Any, value: Any) -> None:
-        self.entries[key] = (time.monotonic() + self.ttl, value)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
-
-    def drop(self, key: Any) -> None:
-        self.entries.pop(key, None)
-
-
 class _SharedCalls:
     """Concurrent calls for one key share the first one's answer (or error): fifty devices
     asking at once for a revision this process has not looked up make one lookup."""
@@ -126,9 +100,9 @@ class RevisionIndex:
         self.cache = cache
         self.revisions = revisions
         self.upstream = upstream
-        self.local = _Expiring(LOCAL_TTL)
-        self.confirmed = _Expiring(CONFIRM_TTL)
-        self.still_private = _Expiring(CONFIRM_TTL)
+        self.local: Expiring[RevisionFacts] = Expiring(LOCAL_TTL)
+        self.confirmed: Expiring[bool] = Expiring(CONFIRM_TTL)
+        self.still_private: Expiring[bool] = Expiring(CONFIRM_TTL)
         self.shared = _SharedCalls()
 
     async def get(self, snap_id: str, revision: int) -> RevisionFacts | None:

@@ -22,6 +22,7 @@ from shared.gateway_config import (
     ACCEL_OBJECT_WHOLE,
     ACCEL_RANGES,
     ACCEL_WHOLE,
+    CACHE_RECHECK_HEADER,
 )
 from shared.upstream import relayed_headers
 
@@ -110,6 +111,7 @@ async def _serve(filename: str, request: Request, parts: PartsDep) -> Response:
             client=request.client.host if request.client else None,
             device=device_headers(relayed),
             credentials=store_credentials(relayed),
+            recheck=CACHE_RECHECK_HEADER in request.headers,
         )
     )
     return respond(download, parts.accel_redirect)

@@ -176,6 +176,9 @@ class S3BlobStore(PartialFiles):
     def key(self, sha3_384: str) -> str:
         return f"{self.prefix}blobs/{check_sha3(sha3_384)}.snap"
 
+    def recent(self, sha3_384: str) -> StoredBlob | None:
+        return None  # every find asks the bucket (another replica may have deleted it)
+
     def find(self, sha3_384: str) -> StoredBlob | None:
         key = self.key(sha3_384)
         try:

@@ -30,6 +30,9 @@ class DownloadRequest:
     # own store credentials (never the admin token).
     device: Mapping[str, str] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict)
+    # The gateway found the file of a hit this service answered gone: look in the store
+    # again, not in what it found lately.
+    recheck: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,11 @@ class Downloads:
         facts = await self._facts(request)
         byte_range = parse_range(request.range_header, facts.size)
         if request.head:
-            stored = await self.cache.find(facts.sha3_384)
+            stored = await self.cache.find(facts.sha3_384, request.recheck)
             return Download(facts, byte_range, Hit(stored) if stored is not None else None)
         requester = Requester(request.client, request.credentials)
-        return Download(facts, byte_range, await self.cache.open(facts, byte_range, requester))
+        content = await self.cache.open(facts, byte_range, requester, request.recheck)
+        return Download(facts, byte_range, content)
 
     async def prefetch(self, filename: str, device: Mapping[str, str]) -> tuple[RevisionFacts, str]:
         """Fill the blob of ``filename`` (``<snap-id>_<revision>.snap``) with no one waiting,

@@ -6,8 +6,14 @@ Both are content-addressed by SHA3-384. A fill always writes a local partial fil
 (``partial/<sha3>.<id>.part``) that the followers of this node read as it grows, through the
 store's writer, which hashes what it writes (and, for S3, uploads it in parts as it goes);
 ``commit`` makes a verified fill the blob (a rename; for S3, completing the upload), never
-before. Every method does file-system or network I/O: callers on the event loop run them in
-the blob I/O thread pool.
+before. Every method but ``recent`` does file-system or network I/O: callers on the event
+loop run them in the blob I/O thread pool.
+
+A local store may remember what ``find`` found for ``FOUND_VALID`` seconds (``recent``, no
+I/O), as nginx's ``open_file_cache`` does: a hit on a blob found lately then needs no ``stat``
+and no thread. What this process deletes or retires is forgotten at once. A file another
+process deletes meanwhile is seen by the server that opens it: the gateway's nginx asks the
+service again (``X-Snapproxy-Cache-Recheck``), and the service looks again.
 """
 
 from __future__ import annotations
@@ -23,10 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from services.downloads.expiring import Expiring
 from shared.assertions import sha3_384_file
 from shared.settings import Settings
 
 SHA3_HEX = re.compile(r"[0-9a-f]{96}")
+# Seconds an evicted blob's file outlives its eviction: a hit answered just before opens the
+# file after the answer (granian's pathsend, nginx's X-Accel-Redirect), and still finds it.
+RETIRED_GRACE = 10.0
+# Seconds a found blob is remembered: under the grace, so a blob another process retired is
+# still on disk whenever this one answers a hit from memory.
+FOUND_VALID = RETIRED_GRACE / 2
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,10 @@ class BlobStore(Protocol):
 
     def find(self, sha3_384: str) -> StoredBlob | None:
         """The committed blob, or None (the hit path's only I/O)."""
+
+    def recent(self, sha3_384: str) -> StoredBlob | None:
+        """What ``find`` found for this blob lately, if the store remembers it; no I/O (safe
+        on the event loop). None: ask ``find``."""
 
     def read(self, sha3_384: str, offset: int, length: int) -> bytes:
         """Bytes of a committed blob (for followers and streamed hits without a local file)."""
@@ -181,9 +198,12 @@ class LocalBlobStore(PartialFiles):
 
     kind = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remember_found: bool = False) -> None:
+        """``remember_found``: only where a file deleted by another process is noticed by
+        whoever sends it (the gateway's nginx), or no other process deletes any."""
         super().__init__(root / "partial")
         self.root = root
+        self.found: Expiring[StoredBlob] | None = Expiring(FOUND_VALID) if remember_found else None
         self.blobs = root / "blobs"
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.blobs.chmod(0o755)
@@ -199,13 +219,25 @@ class LocalBlobStore(PartialFiles):
     def find(self, sha3_384: str) -> StoredBlob | None:
         relative = self._relative(sha3_384)
         path = self.root / relative
+        drops_seen = self.found.drops if self.found is not None else None
         try:
             stat = path.stat()
         except FileNotFoundError:
+            stat = None
+        if stat is None or is_retired(stat):
+            self._forget(sha3_384)
             return None
-        if is_retired(stat):
-            return None
-        return StoredBlob(stat.st_size, stat.st_mtime, relative, path, stat)
+        stored = StoredBlob(stat.st_size, stat.st_mtime, relative, path, stat)
+        if self.found is not None:  # unless a delete or retire came in between
+            self.found.put(sha3_384, stored, drops_seen)
+        return stored
+
+    def recent(self, sha3_384: str) -> StoredBlob | None:
+        return self.found.get(sha3_384) if self.found is not None else None
+
+    def _forget(self, sha3_384: str) -> None:
+        if self.found is not None:
+            self.found.drop(sha3_384)
 
     def read(self, sha3_384: str, offset: int, length: int) -> bytes:
         with self.local_path(sha3_384).open("rb") as blob:
@@ -233,13 +265,19 @@ class LocalBlobStore(PartialFiles):
         os.replace(writer.path, final)
 
     def delete(self, sha3_384: str) -> None:
+        # Forgotten before (no hit answered from memory from now on) and after (what a
+        # find racing with this one remembered).
+        self._forget(sha3_384)
         self.local_path(sha3_384).unlink(missing_ok=True)
+        self._forget(sha3_384)
 
     def retire(self, sha3_384: str) -> None:
+        self._forget(sha3_384)
         # The mark is the file's mtime (0, which no fill writes); the time it was retired is
         # its ctime. A fill committed meanwhile replaces the file: it is a blob again.
         with contextlib.suppress(FileNotFoundError):
             os.utime(self.local_path(sha3_384), (0, 0))
+        self._forget(sha3_384)
 
     def drop_retired(self, retired_before: float, sha3s: Iterable[str] | None = None) -> int:
         paths = self.blobs.glob("*/*/*.snap") if sha3s is None else map(self.local_path, sha3s)
@@ -249,6 +287,7 @@ class LocalBlobStore(PartialFiles):
                 stat = path.stat()
                 if is_retired(stat) and stat.st_ctime < retired_before:
                     path.unlink()
+                    self._forget(path.stem)
                     dropped += 1
             except FileNotFoundError:
                 continue
@@ -263,10 +302,13 @@ def is_retired(stat: os.stat_result) -> bool:
     return stat.st_mtime == 0
 
 
-def create_blob_store(settings: Settings) -> BlobStore:
-    """The blob store the settings choose (``SNAPPROXY_STORAGE_BACKEND``)."""
+def create_blob_store(settings: Settings, *, sole_process: bool = False) -> BlobStore:
+    """The blob store the settings choose (``SNAPPROXY_STORAGE_BACKEND``). A local store
+    remembers found blobs behind the gateway's nginx (``accel_redirect``), or when this
+    process is the only one using the cache folder (``sole_process``: the embedded
+    default)."""
     if settings.storage_backend == "s3":
         from services.downloads.s3store import S3BlobStore  # botocore only when used
 
         return S3BlobStore.from_settings(settings)
-    return LocalBlobStore(settings.cache_dir)
+    return LocalBlobStore(settings.cache_dir, settings.accel_redirect or sole_process)

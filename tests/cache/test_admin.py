@@ -7,7 +7,7 @@ from datetime import datetime
 
 import httpx
 
-from services.downloads.housekeeping import RETIRED_GRACE
+from services.downloads.storage import RETIRED_GRACE
 from tests.support.cache import (
     KIB,
     Blob,

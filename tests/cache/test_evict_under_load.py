@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from services.downloads.housekeeping import RETIRED_GRACE
+from services.downloads.storage import RETIRED_GRACE
 from tests.support.cache import KIB, Blob, assert_cache_consistent, wait_for
 from tests.support.load import Outcome, fetch_checked
 from tests.support.proxies import ProxyUnderTest
