@@ -12,8 +12,10 @@ embedded default (``snap-proxy serve``, on granian) and the same on uvicorn
 straight from disk as the yardstick.
 
 (a) hit throughput: one client, then four at once, reading the same cached snap from
-    nginx straight from disk, the split gateway, the embedded default (and uvicorn);
-    goals: gateway >= 0.9x nginx, embedded >= 0.8x nginx.
+    nginx straight from disk, the split gateway, the embedded default (and uvicorn), and
+    granian alone serving the file from a bare five-line app (the embedded default's own
+    ceiling); goals: gateway >= 0.9x nginx, embedded >= 0.8x nginx, and a hit's first
+    byte (on a fresh connection, after the other targets' turns) within 2 ms in both.
 (b) cold miss with 1, 10 and 50 concurrent clients against a bandwidth-capped simulator:
     wall time versus one direct download from the simulator (goal <= 1.2x) and the bytes
     the simulator sent (goal: exactly the snap's size, from /_sim/stats).
@@ -60,6 +62,7 @@ MIB = 1024 * 1024
 SNAP_PROXY = [sys.executable, "-m", "shared.cli"]
 ADMIN_TOKEN = "bench-admin-token"
 HIT_GOAL, EMBEDDED_GOAL, MISS_GOAL, MEMORY_GOAL = 0.9, 0.8, 1.2, 150 * MIB
+HIT_TTFB_GOAL = 0.002  # seconds to a hit's first byte, gateway and embedded
 
 
 @dataclass(frozen=True)
@@ -376,6 +379,43 @@ def nginx_direct(work: Path, root: Path) -> Iterator[Target]:
         process.wait(10)
 
 
+BARE_GRANIAN_APP = """\
+async def app(scope, receive, send):  # every request: the one file, by pathsend
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-length", b"{size}"), (b"content-type", b"application/octet-stream")]
+    await send({{"type": "http.response.start", "status": 200, "headers": headers}})
+    await send({{"type": "http.response.pathsend", "path": {path!r}}})
+"""
+
+
+@contextlib.contextmanager
+def bare_granian(work: Path, path: Path) -> Iterator[Target]:
+    """granian serving ``path`` from a five-line ASGI app: the embedded default's server
+    alone, the ceiling of what the embedded default can do."""
+    folder = work / "bare-granian"
+    folder.mkdir()
+    (folder / "bare.py").write_text(
+        BARE_GRANIAN_APP.format(size=path.stat().st_size, path=str(path))
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "bare:app"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_http_ok(f"{url}/", 30, process):
+            raise RuntimeError("granian with the bare app did not start")
+        yield Target("granian alone (bare pathsend app)", url, [process.pid])
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
 # -- the snaps ---------------------------------------------------------------------------------
 
 
@@ -598,9 +638,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             stored = next(Path(gateway.notes["cache_dir"]).rglob(f"{big.sha3_384}.snap"))
             direct = stack.enter_context(nginx_direct(work, gateway.notes["cache_dir"]))
             relative = "/" + str(stored.relative_to(gateway.notes["cache_dir"]))
+            bare = stack.enter_context(bare_granian(work, stored))
 
             hits = measure_hits(
-                [(direct, relative), *[(s, big.proxy_path) for s in servers]], big, plan
+                [(direct, relative), *[(s, big.proxy_path) for s in servers], (bare, "/")],
+                big,
+                plan,
             )
             proxies = [gateway, default]
             for proxy in proxies:  # the revision is known: a HEAD records it
@@ -636,6 +679,14 @@ def summary(
     )
     ratio = hits[uvicorn.name]["ratio"]
     print(f"      (--server uvicorn: {ratio:.2f}x, {verdict(ratio >= EMBEDDED_GOAL)})")
+    ratio = hits["granian alone (bare pathsend app)"]["ratio"]
+    print(f"      (granian alone, a bare pathsend app: {ratio:.2f}x)")
+    for target in (gateway, embedded_target):
+        ttfb = hits[target.name]["ttfb"]
+        print(
+            f"  (a) {target.name}, a hit's first byte <= {HIT_TTFB_GOAL * 1000:.0f} ms:"
+            f" {ttfb * 1000:.1f} ms, {verdict(ttfb <= HIT_TTFB_GOAL)}"
+        )
     for target in (gateway, embedded_target):
         for clients in plan.levels:
             row = misses[f"{target.name} {clients}"]
