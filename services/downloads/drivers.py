@@ -34,6 +34,9 @@ from shared.models import CacheFill
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+# How often, and how many seconds apart, a process looks again for who fills a blob when a
+# claim named nobody (a fill ended between the claim's two looks).
+SETTLE_LOOKS, LOOK_AGAIN = 20, 0.05
 
 
 class FillDrivers:
@@ -87,9 +90,20 @@ class FillDrivers:
         )
         return partial, await self.ledger.claim(fill)
 
+    async def _claim_named(self, facts: RevisionFacts) -> tuple[Path, Claim]:
+        """A claim that names the filler: this process (a lock) or another's lease. A fill
+        that ends between the two looks of a claim (its lease gone, its lock not released
+        yet) names nobody: look again."""
+        for _ in range(SETTLE_LOOKS):
+            partial, claim = await self._claim(facts)
+            if claim.lock is not None or claim.lease is not None:
+                return partial, claim
+            await asyncio.sleep(LOOK_AGAIN)
+        raise FillError("could not settle who fills this blob")
+
     async def join_or_start(self, facts: RevisionFacts, requester: Requester) -> FillState | Hit:
         sha3 = facts.sha3_384
-        for _ in range(20):
+        for _ in range(SETTLE_LOOKS):
             if (state := self.followable(sha3)) is not None:
                 return state
             if self.closing:
@@ -115,7 +129,7 @@ class FillDrivers:
                 state = FillState(sha3, facts.size, path, claim.lease.owner)
                 self._drive(state, facts, None, requester, claim.lease)
                 return state
-            await asyncio.sleep(0.05)  # the lease went away between two looks: look again
+            await asyncio.sleep(LOOK_AGAIN)  # the lease went away between two looks
         raise FillError("could not settle who fills this blob")
 
     def _check_limits(self, client: str | None) -> None:
@@ -169,7 +183,7 @@ class FillDrivers:
                 outcome = await self._follow(state, lease)
                 if outcome not in (WatchOutcome.OWNER_DEAD, WatchOutcome.GONE, WatchOutcome.MOVED):
                     return
-                partial, claim = await self._claim(facts)
+                partial, claim = await self._claim_named(facts)
                 lock, lease = claim.lock, claim.lease
                 if lock is not None:
                     dead = copy if outcome is WatchOutcome.MOVED else state.path

@@ -15,11 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.downloads import fills
+from services.downloads import drivers, fills
 from services.downloads.answers import Hit, Requester, Stream
 from services.downloads.app import build_blob_cache
 from services.downloads.blobcache import BlobCache
+from services.downloads.errors import FillError
 from services.downloads.eviction import Evictor
+from services.downloads.ledger import Claim
 from services.downloads.revision_index import RevisionFacts
 from shared import migrate
 from shared.app import create_resources
@@ -69,3 +71,39 @@ async def test_heartbeat_stops_before_the_lease_is_released(
     assert body == BODY
     assert isinstance(await cache.open(FACTS, None, Requester("127.0.0.1")), Hit)
     assert [e.sha3_384 for e in await cache.entries()] == [FACTS.sha3_384]
+
+
+async def test_a_claim_that_names_nobody_is_made_again(
+    cache: BlobCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill can end between a claim's two looks (its lease row gone, its owner's lock not
+    released yet): that claim names nobody. A process whose followed fill went away claims
+    again until someone is named; it used to fail the fill's devices (an AssertionError in
+    the driver, answered 503, seen once in the eviction load test)."""
+    real_claim = cache.drivers._claim
+    calls = 0
+
+    async def nobody_twice(facts: RevisionFacts) -> tuple[Path, Claim]:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return cache.store.new_partial(facts.sha3_384), Claim(None, None)
+        return await real_claim(facts)
+
+    monkeypatch.setattr(cache.drivers, "_claim", nobody_twice)
+    monkeypatch.setattr(drivers, "LOOK_AGAIN", 0.0)
+    _, claim = await cache.drivers._claim_named(FACTS)
+    assert calls == 3 and claim.lock is not None  # SQLite: the ledger row is the lock
+    await claim.lock.release()
+
+
+async def test_a_claim_that_never_names_anyone_fails_the_fill(
+    cache: BlobCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def nobody(facts: RevisionFacts) -> tuple[Path, Claim]:
+        return cache.store.new_partial(facts.sha3_384), Claim(None, None)
+
+    monkeypatch.setattr(cache.drivers, "_claim", nobody)
+    monkeypatch.setattr(drivers, "LOOK_AGAIN", 0.0)
+    with pytest.raises(FillError, match="could not settle"):
+        await cache.drivers._claim_named(FACTS)
