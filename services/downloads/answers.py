@@ -1,9 +1,11 @@
-"""What the blob cache is asked with and answers: its limits, who asks, a hit or a stream."""
+"""What the blob cache is asked with and answers: its limits, who asks, a hit or a stream,
+the fills in progress."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.downloads.storage import StoredBlob
 
@@ -43,3 +45,17 @@ class Hit:
 @dataclass(frozen=True)
 class Stream:
     body: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True)
+class FillProgress:
+    """One fill in progress, as the admin's list shows it (None: not known here)."""
+
+    name: str | None
+    revision: int | None
+    sha3_384: str
+    size: int
+    written: int | None
+    followers: int | None
+    started_at: datetime
+    heartbeat_at: datetime

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +23,7 @@ import httpx
 import structlog
 
 from services.downloads import metrics
-from services.downloads.answers import CacheLimits, Hit, Requester, Stream
+from services.downloads.answers import CacheLimits, FillProgress, Hit, Requester, Stream
 from services.downloads.counters import HitCounters
 from services.downloads.drivers import FillDrivers
 from services.downloads.errors import NotFillingHere, StorageUnavailable
@@ -269,20 +267,6 @@ class BlobCache(Housekeeping):
         await self.counters.stop()
         await self.client.aclose()
         await self.drivers.peers.aclose()
-
-
-@dataclass(frozen=True)
-class FillProgress:
-    """One fill in progress, as the admin's list shows it (None: not known here)."""
-
-    name: str | None
-    revision: int | None
-    sha3_384: str
-    size: int
-    written: int | None
-    followers: int | None
-    started_at: datetime
-    heartbeat_at: datetime
 
 
 def _file_size(path: Path) -> int | None:
