@@ -186,6 +186,9 @@ def create_service_app(
         redoc_url=None,
         # No trailing-slash redirects: they would be built from the request's Host header.
         redirect_slashes=False,
+        # snapproxy reports through Prometheus (/metrics) and structlog; FastAPI's own
+        # OpenTelemetry hooks, off, cost no look for a configured provider per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     checks = default_checks(app_resources)
     scrape_hooks = ScrapeHooks()
