@@ -7,49 +7,28 @@ no lease and, if still running, would cancel a fill that had just succeeded.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.downloads import drivers, fills
 from services.downloads.answers import Hit, Requester, Stream
-from services.downloads.app import build_blob_cache
 from services.downloads.blobcache import BlobCache
 from services.downloads.errors import FillError
 from services.downloads.eviction import Evictor
 from services.downloads.ledger import Claim
 from services.downloads.revision_index import RevisionFacts
-from shared import migrate
-from shared.app import create_resources
-from shared.settings import Settings
+from tests.support.unit_cache import revision_facts, unit_cache
 
 BODY = b"snap bytes " * 5000
-FACTS = RevisionFacts(
-    snap_id="a" * 32,
-    name="unit",
-    revision=1,
-    sha3_384=hashlib.sha3_384(BODY).hexdigest(),
-    size=len(BODY),
-    upstream_url="http://upstream.test/blob",
-)
+FACTS = revision_facts(BODY, "unit", "a" * 32)
 
 
 @pytest.fixture
 async def cache(tmp_path: Path) -> AsyncIterator[BlobCache]:
-    settings = Settings(data_dir=tmp_path, upstream_url="http://upstream.test", cache_min_free="0")
-    await asyncio.to_thread(migrate.upgrade, settings)
-    resources = create_resources(settings, "unit", with_peers=False)
-    io = ThreadPoolExecutor(4)
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=BODY))
-    blob_cache = build_blob_cache(settings, resources, io, transport)
-    yield blob_cache
-    await blob_cache.aclose()
-    await resources.aclose()
-    io.shutdown()
+    async with unit_cache(tmp_path, BODY) as blob_cache:
+        yield blob_cache
 
 
 async def test_heartbeat_stops_before_the_lease_is_released(

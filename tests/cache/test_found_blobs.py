@@ -15,31 +15,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from services.downloads.answers import Hit, Requester, Stream
-from services.downloads.app import build_blob_cache
 from services.downloads.blobcache import BlobCache
 from services.downloads.expiring import Expiring
-from services.downloads.revision_index import RevisionFacts
 from services.downloads.storage import LocalBlobStore
-from shared import migrate
-from shared.app import create_resources
-from shared.settings import Settings
 from tests.support.cache import KIB, Blob, assert_cache_consistent, blob_fetches, fetch
 from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
+from tests.support.unit_cache import revision_facts, unit_cache
 
 BODY = b"remembered snap " * 4096
-FACTS = RevisionFacts(
-    snap_id="f" * 32,
-    name="found",
-    revision=1,
-    sha3_384=hashlib.sha3_384(BODY).hexdigest(),
-    size=len(BODY),
-    upstream_url="http://upstream.test/blob",
-)
+FACTS = revision_facts(BODY, "found", "f" * 32)
 
 
 def committed(store: LocalBlobStore, body: bytes) -> str:
@@ -134,19 +122,6 @@ class CountingExecutor(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-async def cache_of(tmp_path: Path, io: CountingExecutor, **settings: Any) -> BlobCache:
-    config = Settings(
-        data_dir=tmp_path,
-        upstream_url="http://upstream.test",
-        cache_min_free="0",
-        **settings,
-    )
-    await asyncio.to_thread(migrate.upgrade, config)
-    resources = create_resources(config, "unit", with_peers=False)
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=BODY))
-    return build_blob_cache(config, resources, io, transport)
-
-
 @pytest.fixture
 async def io() -> AsyncIterator[CountingExecutor]:
     pool = CountingExecutor()
@@ -164,8 +139,7 @@ async def filled(cache: BlobCache) -> None:
 async def test_a_hit_on_a_blob_found_lately_sends_nothing_to_a_thread(
     tmp_path: Path, io: CountingExecutor
 ) -> None:
-    cache = await cache_of(tmp_path, io, accel_redirect=True)
-    try:
+    async with unit_cache(tmp_path, BODY, io, accel_redirect=True) as cache:
         await filled(cache)
         assert isinstance(await cache.open(FACTS, None, Requester()), Hit)  # found: a stat
         before = io.calls
@@ -175,8 +149,6 @@ async def test_a_hit_on_a_blob_found_lately_sends_nothing_to_a_thread(
         # The gateway found the file gone: the store is asked again.
         assert isinstance(await cache.open(FACTS, None, Requester(), recheck=True), Hit)
         assert io.calls == before + 1
-    finally:
-        await cache.aclose()
 
 
 async def test_without_the_gateway_each_hit_of_a_service_looks_in_the_store(
@@ -184,15 +156,12 @@ async def test_without_the_gateway_each_hit_of_a_service_looks_in_the_store(
 ) -> None:
     """A downloads service not behind the gateway's X-Accel-Redirect, and not embedded, may
     share its folder with replicas that delete files: it remembers nothing."""
-    cache = await cache_of(tmp_path, io)
-    try:
+    async with unit_cache(tmp_path, BODY, io) as cache:
         await filled(cache)
         before = io.calls
         for _ in range(3):
             assert isinstance(await cache.open(FACTS, None, Requester()), Hit)
         assert io.calls == before + 3
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.split
