@@ -76,7 +76,10 @@ def test_run_split_follows_restart_needed_keys(admin: Node, tmp_path: Path) -> N
         wait_until(lambda: answers(second), 15, f"the new port does not answer:\n{said()}")
         wait_until(lambda: not answers(first), 15, "the old port still answers")
         assert f"listen 127.0.0.1:{second};" in (tmp_path / "split" / "nginx.conf").read_text()
-        assert "proxy.port.http changed: nginx re-rendered and reloaded" in said()
+        # run-split says so once its own look at the new port succeeds, which may come a
+        # moment after ours (its poll interval): wait for the line rather than race it.
+        reloaded = "proxy.port.http changed: nginx re-rendered and reloaded"
+        wait_until(lambda: reloaded in said(), 30, said())
         with httpx.Client(base_url=f"http://127.0.0.1:{second}", timeout=10) as client:
             assert client.get("/_status/check").status_code == 200
 
