@@ -1,5 +1,6 @@
 """Connection timeouts: what nginx does for the split topology, done by the servers snapproxy
-runs itself (``snap-proxy serve``: granian by default, or uvicorn; ``serve-service``: uvicorn).
+runs itself (``snap-proxy serve``: uvicorn with snapproxy's protocol by default, or granian;
+``serve-service``: uvicorn).
 
 =============================  ================================  ==========================
 nginx in the split topology    setting                           here
@@ -10,18 +11,20 @@ nginx in the split topology    setting                           here
 ``send_timeout 60``            ``SNAPPROXY_SEND_TIMEOUT``        ``TCP_USER_TIMEOUT``
 =============================  ================================  ==========================
 
-granian 2.8 has one timer for keep-alive and request heads (hyper's ``header_read_timeout``:
-it runs from the moment a connection waits for a request's head until the head is in); it
-is set to the smaller of the two settings. It has no timer for bodies or for sending.
+granian 2.8 has one timer for keep-alive and request heads (hyper's ``header_read_timeout``,
+set to the smaller of the two settings); on a new connection it starts at the first byte, so
+a connection that sends nothing stays open (tests/security/test_f08_idle_connections.py).
+It has no timer for bodies or for sending.
 Bodies: ``BodyReadTimeout`` below (every service app has it). Sending: the kernel. The
 listening socket gets ``TCP_USER_TIMEOUT`` (inherited by each accepted connection), so a
 connection whose sent bytes stay unacknowledged, or whose client keeps its receive window
 shut, for that long is aborted. That also covers files granian sends by itself
 (``http.response.pathsend``, the cache hits), which no Python code sees.
 
-uvicorn has ``timeout_keep_alive`` and no timer for a request head: a connection that never
-finishes its first head stays open (``--server uvicorn`` is not the default; ``serve-service``
-runs behind nginx).
+uvicorn has ``timeout_keep_alive`` and no timer for a request head; ``snap-proxy serve`` runs
+it with :class:`~shared.sendfile_http.SendfileHttpProtocol`, which adds one (from a
+connection's opening or a request's first byte to its whole head). ``serve-service`` runs
+behind nginx, which has its own.
 """
 
 from __future__ import annotations
@@ -143,6 +146,12 @@ def keep_alive_seconds(timeout: float) -> int:
     return max(1, math.ceil(timeout))
 
 
+def head_timeout(settings: Settings) -> float:
+    """Seconds from a connection's opening, or a request's first byte, to its whole head:
+    one timer for keep-alive and heads, as granian has it."""
+    return min(settings.keepalive_timeout, settings.client_timeout)
+
+
 def granian_server(
     target: str, host: str, port: int, settings: Settings, **options: Any
 ) -> MPServer:
@@ -170,7 +179,7 @@ def granian_server(
             assert self._sso is not None
             set_send_timeout(self._sso, send_timeout)
 
-    head_timeout = min(settings.keepalive_timeout, settings.client_timeout)
+    head_read_ms = max(1, int(head_timeout(settings) * 1000))
     return Server(
         target,
         address=host,
@@ -178,7 +187,7 @@ def granian_server(
         interface=Interfaces.ASGI,
         factory=True,
         log_level=LogLevels.warning,
-        http1_settings=HTTP1Settings(header_read_timeout=max(1, int(head_timeout * 1000))),
+        http1_settings=HTTP1Settings(header_read_timeout=head_read_ms),
         **options,
     )
 

@@ -1,0 +1,207 @@
+"""uvicorn's HTTP/1.1 protocol with two things it lacks: ``sendfile(2)`` for the ASGI
+``http.response.pathsend`` extension, and a timer for request heads.
+
+``sendfile``: a cache hit in the embedded default is a ``FileResponse``, which sends
+``http.response.pathsend`` when the server offers it. Here the file then goes to the socket
+through ``loop.sendfile``: the kernel copies it, as nginx does, where Starlette's own path reads
+it in 64 KiB pieces through a thread and granian reads it through user space. asyncio's
+selector loop has ``sendfile``; uvloop has not, so this protocol runs on ``loop="asyncio"``.
+On a TLS connection asyncio falls back to reading and writing the file itself.
+
+The file is opened on the event loop: the route has just found it (a ``stat`` it remembers
+for a few seconds, docs/storage.md "A hit on the local disk"), so the ``open`` is a lookup
+in the kernel's dentry cache; a thread hop would double a hit's fixed cost.
+
+Heads: uvicorn's keep-alive timer stops at the first byte of a request, and nothing limits
+how long the rest of the head may take, or how big it grows (httptools keeps a header's
+pieces until it ends). Here a head that is not complete ``head_timeout`` seconds after its
+first byte (or after the connection opened) closes the connection, as nginx's
+``client_header_timeout`` and granian's ``header_read_timeout`` do; one over ``HEAD_LIMIT``
+gets a 431, and one httptools cannot parse a 400, both in the Store's shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any, BinaryIO
+
+import structlog
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+from uvicorn.server import ServerState
+
+log = structlog.get_logger(__name__)
+
+PATHSEND = "http.response.pathsend"
+HEAD_LIMIT = 64 * 1024  # bytes of one request's head (nginx's buffers take 32 KiB)
+
+
+def store_error(code: str, message: str) -> bytes:
+    return json.dumps({"error-list": [{"code": code, "message": message}]}).encode()
+
+
+FILE_GONE_BODY = store_error(
+    "cache-file-gone", "the cached file was removed while it was being served; try again"
+)
+FILE_GONE_START: Any = {
+    "type": "http.response.start",
+    "status": 503,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(FILE_GONE_BODY)).encode()),
+        (b"retry-after", b"1"),
+    ],
+}
+
+
+class SendfileCycle(RequestResponseCycle):
+    """One request and its answer; ``http.response.pathsend`` goes out with ``sendfile``.
+
+    The answer's head is held until its body's first message: a file gone before it is
+    opened (evicted by the size cap between the route's look and the open) is then answered
+    503 with Retry-After, which snapd retries, and not with a 200 head and a cut body."""
+
+    held: Any = None
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            self.held = message
+            return
+        start, self.held = self.held, None
+        if message["type"] != PATHSEND or start is None:
+            if start is not None:
+                await super().send(start)
+            await super().send(message)
+            return
+        file = await self._open(message["path"])
+        if file is None:
+            return
+        with file:
+            await super().send(start)
+            await self._send_file(file)
+
+    async def _open(self, path: str) -> BinaryIO | None:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 (opened on the loop: see the module's docstring)
+        except FileNotFoundError:
+            log.warning("sendfile.file_gone", path=path)
+            await super().send(FILE_GONE_START)
+            await super().send({"type": "http.response.body", "body": FILE_GONE_BODY})
+            return None
+        return file
+
+    async def _send_file(self, file: BinaryIO) -> None:
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        count, self.expected_content_length = self.expected_content_length, 0
+        if self.scope["method"] != "HEAD" and count and not self.disconnected:
+            if self.chunked_encoding:
+                raise RuntimeError("pathsend needs a Content-Length")
+            if os.fstat(file.fileno()).st_size < count:
+                raise RuntimeError(f"{file.name} is shorter than its Content-Length")
+            try:
+                await asyncio.get_running_loop().sendfile(self.transport, file, 0, count)
+            except (OSError, RuntimeError) as exc:
+                # The client went away, or the transport closed under us (the send timeout,
+                # a shutdown): nothing more can go to it.
+                self.disconnected = True
+                self.keep_alive = False
+                log.info("sendfile.interrupted", path=file.name, error=type(exc).__name__)
+                if not self.transport.is_closing():
+                    self.transport.close()
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive and not self.transport.is_closing():
+            self.transport.close()
+        self.on_response()
+
+
+class SendfileHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, offering ``http.response.pathsend`` and timing heads."""
+
+    head_timeout: float = 60.0
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.head_timer: asyncio.TimerHandle | None = None  # set while a head is read
+        self.head_bytes = 0
+
+    @classmethod
+    def with_head_timeout(cls, seconds: float) -> type[SendfileHttpProtocol]:
+        """This protocol with its own head timer (uvicorn takes a class, not an instance)."""
+        return type(cls.__name__, (cls,), {"head_timeout": seconds})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {PATHSEND: {}}
+        self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_timer()
+        cycle = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not cycle:  # uvicorn built its own: ours instead, the same request
+            self.cycle.__class__ = SendfileCycle
+
+    def data_received(self, data: bytes) -> None:
+        reading_head = self.head_timer is not None
+        super().data_received(data)
+        if not reading_head or self.head_timer is None or self.transport.is_closing():
+            return
+        # Still in the same head: httptools keeps a header's pieces until it ends, so the
+        # head's size is bounded here (a chunk at most past the limit).
+        self.head_bytes += len(data)
+        if self.head_bytes > HEAD_LIMIT:
+            self._stop_head_timer()
+            message = f"the request's head is over {HEAD_LIMIT // 1024} KiB"
+            self._refuse(431, store_error("request-header-too-large", message))
+
+    def send_400_response(self, msg: str) -> None:
+        """A head httptools cannot parse: a 400 in the Store's shape (uvicorn's is plain
+        text), and the connection closed, as uvicorn does."""
+        self._refuse(400, store_error("bad-request", f"{msg} (the request's head is malformed)"))
+
+    def _refuse(self, status: int, body: bytes) -> None:
+        head = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            head.append(b"%s: %s\r\n" % (name, value))
+        head.append(b"content-type: application/json\r\n")
+        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+    def _arm_head_timer(self) -> None:
+        self._stop_head_timer()
+        self.head_bytes = 0
+        self.head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self.head_timer = None
+        if not self.transport.is_closing():
+            log.info("request.head_timeout", client=self.client, timeout=self.head_timeout)
+            self.transport.close()
