@@ -7,14 +7,14 @@ It starts everything itself on loopback, with a temporary work directory: the st
 simulator (``snap-store-sim``, with ``add-snap`` for the test files), a fresh PostgreSQL
 database on 127.0.0.1:5432 (tests/support/infra.py) and a memcached for the split topology
 (one process per service behind nginx, hits sent by nginx through X-Accel-Redirect), the
-embedded default (``snap-proxy serve``, on granian) and the same on uvicorn
-(``--server uvicorn``), and a plain nginx that serves the split topology's cache folder
+embedded default (``snap-proxy serve``, uvicorn with ``sendfile``) and the same on granian
+(``--server granian``), and a plain nginx that serves the split topology's cache folder
 straight from disk as the yardstick.
 
 (a) hit throughput: one client, then four at once, reading the same cached snap from
-    nginx straight from disk, the split gateway, the embedded default (and uvicorn), and
-    granian alone serving the file from a bare five-line app (the embedded default's own
-    ceiling); goals: gateway >= 0.9x nginx, embedded >= 0.8x nginx, and a hit's first
+    nginx straight from disk, the split gateway, the embedded default (and granian), and
+    granian alone serving the file from a bare five-line app (granian's own ceiling);
+    goals: gateway >= 0.9x nginx, embedded >= 0.8x nginx, and a hit's first
     byte (on a fresh connection, after the other targets' turns) within 2 ms in both.
 (b) cold miss with 1, 10 and 50 concurrent clients against a bandwidth-capped simulator:
     wall time versus one direct download from the simulator (goal <= 1.2x) and the bytes
@@ -269,7 +269,7 @@ def _admin_client(url: str) -> httpx.Client:
 
 @contextlib.contextmanager
 def embedded(
-    work: Path, name: str, upstream: SimHandle, server: str = "granian"
+    work: Path, name: str, upstream: SimHandle, server: str = "uvicorn"
 ) -> Iterator[Target]:
     """``snap-proxy serve --server SERVER`` on its own data directory."""
     data = work / name
@@ -391,8 +391,8 @@ async def app(scope, receive, send):  # every request: the one file, by pathsend
 
 @contextlib.contextmanager
 def bare_granian(work: Path, path: Path) -> Iterator[Target]:
-    """granian serving ``path`` from a five-line ASGI app: the embedded default's server
-    alone, the ceiling of what the embedded default can do."""
+    """granian serving ``path`` from a five-line ASGI app: granian alone, the ceiling of
+    what ``snap-proxy serve --server granian`` can do."""
     folder = work / "bare-granian"
     folder.mkdir()
     (folder / "bare.py").write_text(
@@ -626,11 +626,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             big = add_snap(sim, "bench-big", plan.big)
             miss = add_snap(sim, "bench-miss", plan.miss)
             gateway = stack.enter_context(split(work, sim))
-            default = stack.enter_context(embedded(work, "embedded", sim, "granian"))
-            default.name = "embedded default (granian, pathsend)"
-            uvicorn = stack.enter_context(embedded(work, "uvicorn", sim, "uvicorn"))
-            uvicorn.name = "embedded --server uvicorn"
-            servers = [gateway, default, uvicorn]
+            default = stack.enter_context(embedded(work, "embedded", sim, "uvicorn"))
+            default.name = "embedded default (uvicorn, sendfile)"
+            granian = stack.enter_context(embedded(work, "granian", sim, "granian"))
+            granian.name = "embedded --server granian"
+            servers = [gateway, default, granian]
             for server in servers:  # fill each cache with the big snap, check the bytes
                 got = http_get(server.url + big.proxy_path, hash_body=True)
                 if not got.complete or got.sha3_384 != big.sha3_384:
@@ -651,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             misses = measure_misses(sim, proxies, miss, plan)
             ttfb = measure_ttfb(sim, proxies, miss, plan)
             memory = measure_memory(sim, proxies, big, plan)
-            summary(plan, hits, misses, memory, gateway, default, uvicorn)
+            summary(plan, hits, misses, memory, gateway, default, granian)
             _ = ttfb
     finally:
         if not args.keep:
@@ -667,7 +667,7 @@ def summary(
     memory: dict[str, Any],
     gateway: Target,
     embedded_target: Target,
-    uvicorn: Target,
+    granian: Target,
 ) -> None:
     print("\ngoals")
     ratio = hits[gateway.name]["ratio"]
@@ -677,8 +677,8 @@ def summary(
         f"  (a) embedded hits >= {EMBEDDED_GOAL}x nginx: {ratio:.2f}x,"
         f" {verdict(ratio >= EMBEDDED_GOAL)}"
     )
-    ratio = hits[uvicorn.name]["ratio"]
-    print(f"      (--server uvicorn: {ratio:.2f}x, {verdict(ratio >= EMBEDDED_GOAL)})")
+    ratio = hits[granian.name]["ratio"]
+    print(f"      (--server granian: {ratio:.2f}x, {verdict(ratio >= EMBEDDED_GOAL)})")
     ratio = hits["granian alone (bare pathsend app)"]["ratio"]
     print(f"      (granian alone, a bare pathsend app: {ratio:.2f}x)")
     for target in (gateway, embedded_target):

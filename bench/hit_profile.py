@@ -126,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim = stack.enter_context(running_simulator(work / "sim", demo=False))
             blob = publish(sim, 256 * 1024, "bench-hit")
             gateway = stack.enter_context(split(work, sim))
-            default = stack.enter_context(embedded(work, "embedded", sim, "granian"))
-            for target in (gateway, default):
+            default = stack.enter_context(embedded(work, "embedded", sim, "uvicorn"))
+            granian = stack.enter_context(embedded(work, "granian", sim, "granian"))
+            for target in (gateway, default, granian):
                 first_byte_times(target.url + blob.url_path, 1)  # the miss that fills it
             stored = next(Path(gateway.notes["cache_dir"]).rglob(f"{blob.sha3_384}.snap"))
             direct = stack.enter_context(nginx_direct(work, gateway.notes["cache_dir"]))
@@ -135,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan = [
                 ("nginx straight from disk", direct.url + relative, None),
                 ("split gateway (nginx X-Accel)", gateway.url + blob.url_path, gateway),
-                ("embedded default (granian)", default.url + blob.url_path, default),
+                ("embedded default (uvicorn)", default.url + blob.url_path, default),
+                ("embedded --server granian", granian.url + blob.url_path, granian),
             ]
             for name, url, target in plan:
                 first_byte_times(url, 200)  # warm up

@@ -279,7 +279,7 @@ def main() -> None:
         "--log-level", default="info", help="the proxy's SNAPPROXY_LOG_LEVEL (default: info)"
     )
     parser.add_argument(
-        "--server", default="granian", help="the ASGI server of `snap-proxy serve` (granian)"
+        "--server", default="uvicorn", help="the ASGI server of `snap-proxy serve` (uvicorn)"
     )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]

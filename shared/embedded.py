@@ -143,8 +143,9 @@ class EmbeddedGateway:
 
 async def discard_body(scope: Scope, receive: Receive) -> None:
     """After an answer of the gateway's own: read and drop the request's body (up to
-    ``DRAIN_MAX_BYTES``), as nginx does, so that the connection stays usable. granian closes
-    a connection whose body was left unread, without telling the client first."""
+    ``DRAIN_MAX_BYTES``), as nginx does, so that the connection stays usable (granian, with
+    ``--server granian``, closes a connection whose body was left unread, without telling
+    the client first)."""
     if announces_body(Headers(scope=scope)):
         await drain_body(receive)
 

@@ -12,8 +12,9 @@ Processes: ``serve-service --workers N`` (N > 1) runs N uvicorn worker processes
 socket, each with its own counters, and a scrape reaches one of them at random. The command
 then points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the workers start, and
 ``/metrics`` sums every worker's files (prometheus-client's multiprocess mode). With one
-worker (every deployment here) and under granian (one worker process, which builds the app),
-a process's own registry is the whole story.
+worker (every deployment here), in ``snap-proxy serve`` (one process) and under
+``--server granian`` (one worker process, which builds the app), a process's own registry is
+the whole story.
 
 Values computed when scraped (the number of devices) come from :class:`ScrapeHooks`: async
 functions run before the exposition is rendered, each with a timeout; a failing one is

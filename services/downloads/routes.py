@@ -1,6 +1,7 @@
 """Download routes (public: devices and ``snap download``): HTTP in, plain values to the
 service, HTTP out. A hit is sent by nginx (``X-Accel-Redirect``) in the split topology and by
-the server itself (``FileResponse``, pathsend under granian) in the embedded default."""
+the server itself (``FileResponse``: the pathsend extension, which the embedded default's
+server sends with ``sendfile``, shared/sendfile_http.py)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from shared.settings import Settings
 
 SHA3_HEX = re.compile(r"[0-9a-f]{96}")
 # Seconds an evicted blob's file outlives its eviction: a hit answered just before opens the
-# file after the answer (granian's pathsend, nginx's X-Accel-Redirect), and still finds it.
+# file after the answer (the server's pathsend, nginx's X-Accel-Redirect), and still finds it.
 RETIRED_GRACE = 10.0
 # Seconds a found blob is remembered: under the grace, so a blob another process retired is
 # still on disk whenever this one answers a hit from memory.

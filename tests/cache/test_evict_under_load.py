@@ -1,7 +1,7 @@
 """An admin evicting a snap while devices download it (docs/reliability.md, "Evicting what
 devices are downloading"): every download is answered whole and right.
 
-A hit is answered before its file is opened (granian's pathsend in the embedded default,
+A hit is answered before its file is opened (pathsend in the embedded default,
 nginx's X-Accel-Redirect in the split topology); an eviction in between used to leave the
 device a 404. An evicted blob is now a miss at once and its file is deleted after
 ``RETIRED_GRACE`` seconds. A process following another's fill that finds no lease and no
