@@ -5,8 +5,10 @@ server sends with ``sendfile``, shared/sendfile_http.py)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from email.utils import formatdate
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
@@ -28,6 +30,7 @@ from shared.gateway_config import (
 from shared.upstream import relayed_headers
 
 OCTET_STREAM = "application/octet-stream"
+PATHSEND = "http.response.pathsend"  # the ASGI extension: the server sends a file by its path
 router = APIRouter()
 
 
@@ -37,6 +40,35 @@ class WholeFileResponse(FileResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
         await super().__call__({**scope, "headers": headers}, receive, send)
+
+
+class CachedFileResponse(Response):
+    """A cached file, whole: the headers are known (size, tags), and a server that offers
+    ``http.response.pathsend`` sends the file itself. What ``FileResponse`` does besides
+    (an ETag and Last-Modified of its own, which these tags replace, and Range handling,
+    already decided) is left out of a hit's path; other servers get ``WholeFileResponse``."""
+
+    media_type = OCTET_STREAM
+
+    def __init__(
+        self, path: Path, size: int, stat: os.stat_result | None, tags: dict[str, str]
+    ) -> None:
+        length = str(size)
+        super().__init__(headers={"Content-Length": length, "Accept-Ranges": "bytes", **tags})
+        self.path, self.stat, self.tags = path, stat, tags
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if PATHSEND not in scope.get("extensions", ()):
+            whole = WholeFileResponse(
+                self.path, media_type=OCTET_STREAM, headers=self.tags, stat_result=self.stat
+            )
+            await whole(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": PATHSEND, "path": str(self.path)})
 
 
 def device_headers(relayed: Mapping[str, str]) -> dict[str, str]:
@@ -92,8 +124,11 @@ def respond(download: Download, accel_redirect: bool) -> Response:
                 headers={**tags, "X-Accel-Redirect": location + stored.relative},
                 media_type=OCTET_STREAM,
             )
-        response = FileResponse if download.byte_range else WholeFileResponse
-        return response(stored.path, media_type=OCTET_STREAM, headers=tags, stat_result=stored.stat)
+        if download.byte_range:
+            return FileResponse(
+                stored.path, media_type=OCTET_STREAM, headers=tags, stat_result=stored.stat
+            )
+        return CachedFileResponse(stored.path, stored.size, stored.stat, tags)
     return StreamingResponse(
         content.body,
         status_code=206 if download.byte_range else 200,

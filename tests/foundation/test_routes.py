@@ -109,3 +109,24 @@ def test_every_prefix_has_a_handler(service_apps: dict[str, FastAPI]) -> None:
 def test_routed_services_are_services() -> None:
     assert {route.service for route in ROUTES} <= set(SERVICE_NAMES)
     assert {route.service for route in ROUTES} == set(SERVICE_NAMES)
+
+
+def test_no_service_route_can_take_a_status_path(service_apps: dict[str, FastAPI]) -> None:
+    """A service's own routes come first (shared/app.py): none of them may match a path of
+    the status, metrics and upstream routes every service shares."""
+    shared_paths = {
+        re.sub(r"\{[^}]*\}", "x", route.path)
+        for app in service_apps.values()
+        for route in iter_route_contexts(app.routes)
+        if route.path is not None and route.path.startswith(("/_status/", "/metrics"))
+    }
+    assert {"/_status/ping", "/_status/check", "/metrics"} <= shared_paths
+    taken = [
+        (service, route.path, path)
+        for service, app in service_apps.items()
+        for route in iter_route_contexts(app.routes)
+        if route.path is not None and not route.path.startswith(("/_status/", "/metrics"))
+        for path in shared_paths
+        if re.fullmatch(re.sub(r"\{[^}:]*(:path)?\}", ".+", route.path), path)
+    ]
+    assert not taken, f"(service, route, status path it would take): {taken}"
