@@ -133,18 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             stored = next(Path(gateway.notes["cache_dir"]).rglob(f"{blob.sha3_384}.snap"))
             direct = stack.enter_context(nginx_direct(work, gateway.notes["cache_dir"]))
             relative = "/" + str(stored.relative_to(gateway.notes["cache_dir"]))
-            plan = [
-                ("nginx straight from disk", direct.url + relative, None),
-                ("split gateway (nginx X-Accel)", gateway.url + blob.url_path, gateway),
-                ("embedded default (uvicorn)", default.url + blob.url_path, default),
-                ("embedded --server granian", granian.url + blob.url_path, granian),
+            plan = [  # name, URL, what to profile, and the name of its flame graph
+                ("nginx straight from disk", direct.url + relative, None, "nginx"),
+                ("split gateway (nginx X-Accel)", gateway.url + blob.url_path, gateway, "split"),
+                ("embedded default (uvicorn)", default.url + blob.url_path, default, "embedded"),
+                ("embedded --server granian", granian.url + blob.url_path, granian, "granian"),
             ]
-            for name, url, target in plan:
+            for name, url, target, slug in plan:
                 first_byte_times(url, 200)  # warm up
                 profile = None
                 if args.profile is not None and target is not None:
                     args.profile.mkdir(parents=True, exist_ok=True)
-                    profile = args.profile / f"hit-{name.split()[0]}.svg"
+                    profile = args.profile / f"hit-{slug}.svg"
                 pid = target.downloads_pid if target is not None else None
                 with sampled(pid, profile):
                     results.append(Timing(name, first_byte_times(url, args.requests)))

@@ -39,6 +39,7 @@ from uvicorn.server import ServerState
 log = structlog.get_logger(__name__)
 
 PATHSEND = "http.response.pathsend"
+ZEROCOPYSEND = "http.response.zerocopysend"
 HEAD_LIMIT = 64 * 1024  # bytes of one request's head (nginx's buffers take 32 KiB)
 
 
@@ -74,17 +75,25 @@ class SendfileCycle(RequestResponseCycle):
             self.held = message
             return
         start, self.held = self.held, None
-        if message["type"] != PATHSEND or start is None:
-            if start is not None:
+        if message["type"] == PATHSEND and start is not None:
+            file = await self._open(message["path"])
+            if file is None:
+                return
+            with file:
                 await super().send(start)
-            await super().send(message)
+                count = self.expected_content_length
+                if self.scope["method"] != "HEAD" and count:
+                    if os.fstat(file.fileno()).st_size < count:
+                        raise RuntimeError(f"{file.name} is shorter than its Content-Length")
+                    await self._sendfile(file, 0, count)
+            self._complete()
             return
-        file = await self._open(message["path"])
-        if file is None:
-            return
-        with file:
+        if start is not None:
             await super().send(start)
-            await self._send_file(file)
+        if message["type"] == ZEROCOPYSEND and self.response_started and not self.response_complete:
+            await self._send_segment(message)
+            return
+        await super().send(message)
 
     async def _open(self, path: str) -> BinaryIO | None:
         try:
@@ -96,25 +105,53 @@ class SendfileCycle(RequestResponseCycle):
             return None
         return file
 
-    async def _send_file(self, file: BinaryIO) -> None:
+    async def _send_segment(self, message: Any) -> None:
+        """``http.response.zerocopysend``: ``count`` bytes of ``file`` from ``offset`` (a
+        follower's part of a blob being filled), then more, or the end of the answer."""
+        if self.scope["method"] != "HEAD" and not self.disconnected:
+            if self.chunked_encoding:
+                raise RuntimeError("zerocopysend needs a Content-Length")
+            file, offset = message["file"], message.get("offset", 0)
+            count = message.get("count") or os.fstat(file.fileno()).st_size - offset
+            if count > self.expected_content_length:
+                raise RuntimeError("Response content longer than Content-Length")
+            sent = await self._sendfile(file, offset, count)
+            self.expected_content_length -= sent
+            if sent < count and not self.disconnected:  # the file ended early: cut it short
+                self._abort("the file is shorter than the part to send")
+        if message.get("more_body", False):
+            return
+        if self.scope["method"] == "HEAD" or self.disconnected:
+            self.expected_content_length = 0
+        if self.expected_content_length:
+            raise RuntimeError("Response content shorter than Content-Length")
+        self._complete()
+
+    async def _sendfile(self, file: BinaryIO, offset: int, count: int) -> int:
+        """Bytes sent (fewer than ``count`` when the file ends first, or the connection
+        goes: then it is marked disconnected and closed)."""
         if self.flow.write_paused and not self.disconnected:
             await self.flow.drain()
-        count, self.expected_content_length = self.expected_content_length, 0
-        if self.scope["method"] != "HEAD" and count and not self.disconnected:
-            if self.chunked_encoding:
-                raise RuntimeError("pathsend needs a Content-Length")
-            if os.fstat(file.fileno()).st_size < count:
-                raise RuntimeError(f"{file.name} is shorter than its Content-Length")
-            try:
-                await asyncio.get_running_loop().sendfile(self.transport, file, 0, count)
-            except (OSError, RuntimeError) as exc:
-                # The client went away, or the transport closed under us (the send timeout,
-                # a shutdown): nothing more can go to it.
-                self.disconnected = True
-                self.keep_alive = False
-                log.info("sendfile.interrupted", path=file.name, error=type(exc).__name__)
-                if not self.transport.is_closing():
-                    self.transport.close()
+        if self.disconnected:
+            return 0
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.sendfile(self.transport, file, offset, count)
+        except (OSError, RuntimeError) as exc:
+            # The client went away, or the transport closed under us (the send timeout,
+            # a shutdown): nothing more can go to it.
+            self._abort(type(exc).__name__)
+            return 0
+
+    def _abort(self, reason: str) -> None:
+        self.disconnected = True
+        self.keep_alive = False
+        log.info("sendfile.interrupted", reason=reason)
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _complete(self) -> None:
+        self.expected_content_length = 0
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive and not self.transport.is_closing():
@@ -153,7 +190,7 @@ class SendfileHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {PATHSEND: {}}
+        self.scope["extensions"] = {PATHSEND: {}, ZEROCOPYSEND: {}}
         self._arm_head_timer()
 
     def on_headers_complete(self) -> None:

@@ -43,8 +43,25 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class FileSegment:
+    """``count`` bytes of an open file from ``offset``, for a server that sends files
+    itself (``http.response.zerocopysend``); the file stays open until the next part is
+    asked for."""
+
+    fd: int
+    offset: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+
+Chunk = bytes | FileSegment  # what a stream yields: bytes, or parts of a file (zero_copy)
+
+
+@dataclass(frozen=True)
 class Stream:
-    body: AsyncIterator[bytes]
+    body: AsyncIterator[Chunk]
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,20 @@ import httpx
 import structlog
 
 from services.downloads import metrics
-from services.downloads.answers import CacheLimits, FillProgress, Hit, Requester, Stream
+from services.downloads.answers import (
+    CacheLimits,
+    Chunk,
+    FillProgress,
+    Hit,
+    Requester,
+    Stream,
+)
 from services.downloads.counters import HitCounters
 from services.downloads.drivers import FillDrivers
 from services.downloads.errors import NotFillingHere, StorageUnavailable
 from services.downloads.eviction import Evictor
 from services.downloads.fills import Filler, FillState
-from services.downloads.follower import follow
+from services.downloads.follower import follow, follow_bytes
 from services.downloads.housekeeping import Housekeeping
 from services.downloads.keyed_locks import KeyedLocks
 from services.downloads.ledger import Ledger
@@ -103,8 +110,10 @@ class BlobCache(Housekeeping):
         byte_range: tuple[int, int] | None,
         requester: Requester,
         recheck: bool = False,
+        zero_copy: bool = False,
     ) -> Hit | Stream:
-        """A committed blob, or the bytes of ``byte_range`` (or all) as they arrive."""
+        """A committed blob, or the bytes of ``byte_range`` (or all) as they arrive
+        (``zero_copy``: a fill's local file in parts, for the server to send)."""
         stored = await self.find(facts.sha3_384, recheck)
         if stored is not None:
             sent = byte_range[1] - byte_range[0] + 1 if byte_range else facts.size
@@ -129,7 +138,7 @@ class BlobCache(Housekeeping):
             log.info("cache.resume_ahead_of_fill", snap=facts.name, start=start)
             return await self._passthrough(facts, (start, end), requester)
         self.counters.miss(facts.name)
-        body = follow(state, self.store, self.io, start, end, self.limits.stall_limit)
+        body = follow(state, self.store, self.io, start, end, self.limits.stall_limit, zero_copy)
         return Stream(await _started(self._followed(facts.name, state, body)))
 
     async def _settle(self, facts: RevisionFacts, requester: Requester) -> FillState | Hit | None:
@@ -144,11 +153,11 @@ class BlobCache(Housekeeping):
             return await self.drivers.join_or_start(facts, requester)
 
     def _followed(
-        self, name: str, state: FillState, body: AsyncIterator[bytes]
-    ) -> AsyncIterator[bytes]:
+        self, name: str, state: FillState, body: AsyncIterator[Chunk]
+    ) -> AsyncIterator[Chunk]:
         """A follower's bytes, counted (bytes relayed) and seen in the list of fills."""
 
-        async def counted() -> AsyncIterator[bytes]:
+        async def counted() -> AsyncIterator[Chunk]:
             state.followers += 1
             sent = 0
             try:
@@ -209,7 +218,8 @@ class BlobCache(Housekeeping):
             raise NotFillingHere("this process is not filling that blob")
         if start > state.size:
             raise BadRequest(f"start is past the blob's {state.size} bytes")
-        return follow(state, self.store, self.io, start, state.size - 1, self.limits.stall_limit)
+        stall_limit = self.limits.stall_limit
+        return follow_bytes(state, self.store, self.io, start, state.size - 1, stall_limit)
 
     async def _object_bytes(
         self, sha3_384: str, byte_range: tuple[int, int]
@@ -276,15 +286,16 @@ def _file_size(path: Path) -> int | None:
         return None
 
 
-async def _started(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _started(body: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
     """Wait for the first bytes (so a fill that fails at once is a clean error)."""
     iterator = body.__aiter__()
+    first: Chunk
     try:
         first = await anext(iterator)
     except StopAsyncIteration:
         first = b""
 
-    async def rest() -> AsyncIterator[bytes]:
+    async def rest() -> AsyncIterator[Chunk]:
         if first:
             yield first
         async for chunk in iterator:

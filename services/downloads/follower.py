@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from services.downloads import metrics
+from services.downloads.answers import Chunk, FileSegment
 from services.downloads.errors import FillError
 from services.downloads.fills import FillState
 from services.downloads.ledger import Lease, Ledger
@@ -50,9 +51,17 @@ def _size(path: os.PathLike[str]) -> int:
 
 
 async def follow(
-    state: FillState, store: BlobStore, io: Executor, start: int, end: int, stall_limit: float
-) -> AsyncIterator[bytes]:
-    """Bytes ``start..end`` (inclusive) of the blob as they are written.
+    state: FillState,
+    store: BlobStore,
+    io: Executor,
+    start: int,
+    end: int,
+    stall_limit: float,
+    zero_copy: bool = False,
+) -> AsyncIterator[Chunk]:
+    """Bytes ``start..end`` (inclusive) of the blob as they are written; with ``zero_copy``,
+    local files come as :class:`FileSegment` parts (all that is there at each step) for the
+    server to send, where otherwise they are read here, 256 KiB at a time.
 
     The last byte is held back until the blob is verified, so a fill that fails its size or
     SHA3-384 check ends the response short: a client never gets a whole body of wrong bytes.
@@ -98,6 +107,13 @@ async def follow(
                         fd_path = None  # a new owner's file, not created yet: wait for it
                     else:
                         fd_path = path
+                if fd is not None and zero_copy:
+                    part = FileSegment(fd, position, limit - position)
+                    position += part.count
+                    progressed = time.monotonic()
+                    metrics.CACHE_FILL_STREAMED_BYTES.inc(part.count)
+                    yield part
+                    continue
                 if fd is not None:
                     chunk = await _in_thread(
                         io, os.pread, fd, min(CHUNK, limit - position), position
@@ -117,6 +133,15 @@ async def follow(
         metrics.CACHE_FOLLOWERS.dec()
         if fd is not None:
             os.close(fd)
+
+
+async def follow_bytes(
+    state: FillState, store: BlobStore, io: Executor, start: int, end: int, stall_limit: float
+) -> AsyncIterator[bytes]:
+    """:func:`follow` for whoever needs the bytes themselves (another node's process)."""
+    async for chunk in follow(state, store, io, start, end, stall_limit):
+        assert isinstance(chunk, bytes)  # without zero_copy, every part is read here
+        yield chunk
 
 
 async def lease_ended(

@@ -6,7 +6,7 @@ server sends with ``sendfile``, shared/sendfile_http.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from services.downloads.answers import Hit
+from services.downloads.answers import Chunk, FileSegment, Hit
 from services.downloads.deps import PartsDep
 from services.downloads.service import Download, DownloadRequest
 from shared.credentials import store_credentials
@@ -31,6 +31,7 @@ from shared.upstream import relayed_headers
 
 OCTET_STREAM = "application/octet-stream"
 PATHSEND = "http.response.pathsend"  # the ASGI extension: the server sends a file by its path
+ZEROCOPYSEND = "http.response.zerocopysend"  # ...and parts of an open file
 router = APIRouter()
 
 
@@ -69,6 +70,33 @@ class CachedFileResponse(Response):
             await send({"type": "http.response.body", "body": b""})
         else:
             await send({"type": PATHSEND, "path": str(self.path)})
+
+
+class FollowedResponse(StreamingResponse):
+    """A stream whose parts of open files (``FileSegment``: the request said ``zero_copy``,
+    the server offers ``http.response.zerocopysend``) the server sends itself."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[Chunk],
+        status_code: int,
+        media_type: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        super().__init__((), status_code, headers, media_type)
+        self.chunks = chunks
+
+    async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        async for chunk in self.chunks:
+            if isinstance(chunk, FileSegment):
+                with open(chunk.fd, "rb", buffering=0, closefd=False) as file:
+                    part = {"type": ZEROCOPYSEND, "file": file, "offset": chunk.offset}
+                    await send({**part, "count": chunk.count, "more_body": True})
+            else:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def device_headers(relayed: Mapping[str, str]) -> dict[str, str]:
@@ -129,7 +157,7 @@ def respond(download: Download, accel_redirect: bool) -> Response:
                 stored.path, media_type=OCTET_STREAM, headers=tags, stat_result=stored.stat
             )
         return CachedFileResponse(stored.path, stored.size, stored.stat, tags)
-    return StreamingResponse(
+    return FollowedResponse(
         content.body,
         status_code=206 if download.byte_range else 200,
         media_type=OCTET_STREAM,
@@ -148,6 +176,7 @@ async def _serve(filename: str, request: Request, parts: PartsDep) -> Response:
             device=device_headers(relayed),
             credentials=store_credentials(relayed),
             recheck=CACHE_RECHECK_HEADER in request.headers,
+            zero_copy=ZEROCOPYSEND in request.scope.get("extensions", ()),
         )
     )
     return respond(download, parts.accel_redirect)

@@ -33,6 +33,8 @@ class DownloadRequest:
     # The gateway found the file of a hit this service answered gone: look in the store
     # again, not in what it found lately.
     recheck: bool = False
+    # The server sends parts of open files itself: a fill's bytes may come as FileSegments.
+    zero_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,9 @@ class Downloads:
             stored = await self.cache.find(facts.sha3_384, request.recheck)
             return Download(facts, byte_range, Hit(stored) if stored is not None else None)
         requester = Requester(request.client, request.credentials)
-        content = await self.cache.open(facts, byte_range, requester, request.recheck)
+        content = await self.cache.open(
+            facts, byte_range, requester, request.recheck, request.zero_copy
+        )
         return Download(facts, byte_range, content)
 
     async def prefetch(self, filename: str, device: Mapping[str, str]) -> tuple[RevisionFacts, str]:

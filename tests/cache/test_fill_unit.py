@@ -19,7 +19,7 @@ from services.downloads.errors import FillError
 from services.downloads.eviction import Evictor
 from services.downloads.ledger import Claim
 from services.downloads.revision_index import RevisionFacts
-from tests.support.unit_cache import revision_facts, unit_cache
+from tests.support.unit_cache import read_stream, revision_facts, unit_cache
 
 BODY = b"snap bytes " * 5000
 FACTS = revision_facts(BODY, "unit", "a" * 32)
@@ -45,7 +45,7 @@ async def test_heartbeat_stops_before_the_lease_is_released(
     monkeypatch.setattr(fills, "HEARTBEAT_EVERY", 0.01)
     opened = await cache.open(FACTS, None, Requester("127.0.0.1"))
     assert isinstance(opened, Stream)
-    body = b"".join([chunk async for chunk in opened.body])
+    body, _ = await read_stream(opened)
     await asyncio.gather(*cache.drivers.tasks)
     assert body == BODY
     assert isinstance(await cache.open(FACTS, None, Requester("127.0.0.1")), Hit)
@@ -86,3 +86,16 @@ async def test_a_claim_that_never_names_anyone_fails_the_fill(
     monkeypatch.setattr(drivers, "LOOK_AGAIN", 0.0)
     with pytest.raises(FillError, match="could not settle"):
         await cache.drivers._claim_named(FACTS)
+
+
+async def test_a_zero_copy_follower_gets_the_fill_as_parts_of_its_file(cache: BlobCache) -> None:
+    """``zero_copy`` (the server sends parts of open files): a fill's bytes come as file
+    parts, whole and in order, the last byte once the blob is verified."""
+    opened = await cache.open(FACTS, None, Requester("127.0.0.1"), zero_copy=True)
+    assert isinstance(opened, Stream)
+    body, segments = await read_stream(opened)
+    await asyncio.gather(*cache.drivers.tasks)
+    assert body == BODY
+    assert segments >= 2  # the last byte comes apart, after the check
+    again = await cache.open(FACTS, (10, 99), Requester("127.0.0.1"), zero_copy=True)
+    assert isinstance(again, Hit)

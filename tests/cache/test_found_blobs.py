@@ -24,7 +24,7 @@ from services.downloads.storage import LocalBlobStore
 from tests.support.cache import KIB, Blob, assert_cache_consistent, blob_fetches, fetch
 from tests.support.proxies import ProxyUnderTest
 from tests.support.sim import SimHandle
-from tests.support.unit_cache import revision_facts, unit_cache
+from tests.support.unit_cache import read_stream, revision_facts, unit_cache
 
 BODY = b"remembered snap " * 4096
 FACTS = revision_facts(BODY, "found", "f" * 32)
@@ -132,7 +132,7 @@ async def io() -> AsyncIterator[CountingExecutor]:
 async def filled(cache: BlobCache) -> None:
     opened = await cache.open(FACTS, None, Requester("127.0.0.1"))
     assert isinstance(opened, Stream)
-    assert b"".join([chunk async for chunk in opened.body]) == BODY
+    assert (await read_stream(opened))[0] == BODY
     await asyncio.gather(*cache.drivers.tasks)
 
 

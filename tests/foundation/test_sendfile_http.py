@@ -20,8 +20,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from shared.sendfile_http import HEAD_LIMIT, PATHSEND, SendfileHttpProtocol
+from shared.sendfile_http import HEAD_LIMIT, PATHSEND, ZEROCOPYSEND, SendfileHttpProtocol
 from shared.split import free_port
 
 HEAD_TIMEOUT = 1.0
@@ -47,10 +48,28 @@ def build_app(served: Served) -> Starlette:
         path.unlink()  # what the size cap may do between the route's look and the open
         return response
 
+    class Segments:  # a plain ASGI app (a class: Starlette then does not wrap it)
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await send_segments(scope, send)
+
+    async def send_segments(scope: Scope, send: Send) -> None:
+        """The blob in two parts of one open file, as a follower sends it; ``/short``
+        announces more than the file holds."""
+        declared = SIZE + (1000 if scope["path"] == "/short" else 0)
+        headers = [(b"content-length", str(declared).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        half = SIZE // 2
+        with (served.folder / "blob").open("rb") as blob:
+            for offset, count, more in ((0, half, True), (half, declared - half, False)):
+                message = {"type": ZEROCOPYSEND, "file": blob, "offset": offset}
+                await send({**message, "count": count, "more_body": more})
+
     return Starlette(
         routes=[
             Route("/file/{name}", file, methods=["GET", "HEAD"]),
             Route("/gone", gone),
+            Route("/segments", Segments()),
+            Route("/short", Segments()),
         ]
     )
 
@@ -95,7 +114,7 @@ def test_a_file_goes_out_whole_twice_on_one_connection(served: Served) -> None:
         assert answer.status == 200
         assert answer.getheader("content-length") == str(SIZE)
         assert hashlib.sha3_384(body).hexdigest() == expected
-    assert served.extensions[-1] == {PATHSEND: {}}
+    assert served.extensions[-1] == {PATHSEND: {}, ZEROCOPYSEND: {}}
     client.close()
 
 
@@ -178,3 +197,25 @@ def test_a_head_over_the_limit_gets_a_431_and_is_not_kept(served: Served) -> Non
             assert answer.status == 431
             code = json.loads(answer.read())["error-list"][0]["code"]
             assert code == "request-header-too-large"
+
+
+def test_parts_of_an_open_file_go_out_whole_and_keep_the_connection(served: Served) -> None:
+    expected = (served.folder / "blob").read_bytes()
+    client = connection(served)
+    for _ in range(2):
+        client.request("GET", "/segments")
+        answer = client.getresponse()
+        assert answer.status == 200
+        assert answer.read() == expected
+    client.close()
+
+
+def test_a_part_past_the_end_of_its_file_cuts_the_answer_short(served: Served) -> None:
+    client = connection(served)
+    client.request("GET", "/short")
+    answer = client.getresponse()
+    assert answer.getheader("content-length") == str(SIZE + 1000)
+    with pytest.raises(http.client.IncompleteRead) as cut:
+        answer.read()
+    assert len(cut.value.partial) == SIZE
+    client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from services.downloads.answers import FileSegment, Stream
 from services.downloads.app import build_blob_cache
 from services.downloads.blobcache import BlobCache
 from services.downloads.revision_index import RevisionFacts
@@ -55,3 +57,15 @@ async def unit_cache(
         await resources.aclose()
         if io is None:
             pool.shutdown()
+
+
+async def read_stream(stream: Stream) -> tuple[bytes, int]:
+    """A stream's whole body, and how many of its parts were parts of files (each read as
+    it comes: its file is open only until the next part is asked for)."""
+    body, segments = bytearray(), 0
+    async for chunk in stream.body:
+        if isinstance(chunk, FileSegment):
+            segments += 1
+            chunk = os.pread(chunk.fd, chunk.count, chunk.offset)
+        body += chunk
+    return bytes(body), segments
