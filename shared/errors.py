@@ -5,6 +5,7 @@ Every error answer is ``{"error-list": [{"code": ..., "message": ...}]}``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,6 +93,23 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     item: dict[str, Any] = {"code": code, "message": message}
     item.update(extra)
     return {"error-list": [item]}
+
+
+def error_messages(
+    status: int, code: str, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> tuple[Message, Message]:
+    """An error answer as the two ASGI messages that send it, for code below the routes
+    (middleware, the server's protocol)."""
+    body = json.dumps(error_body(code, message)).encode()
+    start_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    return (
+        {"type": "http.response.start", "status": status, "headers": start_headers},
+        {"type": "http.response.body", "body": body},
+    )
 
 
 def error_response(

@@ -23,7 +23,6 @@ gets a 431, and one httptools cannot parse a 400, both in the Store's shape.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from typing import Any, BinaryIO
 
@@ -36,6 +35,8 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from shared.errors import error_messages
+
 log = structlog.get_logger(__name__)
 
 PATHSEND = "http.response.pathsend"
@@ -43,22 +44,12 @@ ZEROCOPYSEND = "http.response.zerocopysend"
 HEAD_LIMIT = 64 * 1024  # bytes of one request's head (nginx's buffers take 32 KiB)
 
 
-def store_error(code: str, message: str) -> bytes:
-    return json.dumps({"error-list": [{"code": code, "message": message}]}).encode()
-
-
-FILE_GONE_BODY = store_error(
-    "cache-file-gone", "the cached file was removed while it was being served; try again"
+FILE_GONE = error_messages(
+    503,
+    "cache-file-gone",
+    "the cached file was removed while it was being served; try again",
+    [(b"retry-after", b"1")],
 )
-FILE_GONE_START: Any = {
-    "type": "http.response.start",
-    "status": 503,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(FILE_GONE_BODY)).encode()),
-        (b"retry-after", b"1"),
-    ],
-}
 
 
 class SendfileCycle(RequestResponseCycle):
@@ -100,8 +91,8 @@ class SendfileCycle(RequestResponseCycle):
             file = open(path, "rb")  # noqa: SIM115 (opened on the loop: see the module's docstring)
         except FileNotFoundError:
             log.warning("sendfile.file_gone", path=path)
-            await super().send(FILE_GONE_START)
-            await super().send({"type": "http.response.body", "body": FILE_GONE_BODY})
+            for answer in FILE_GONE:
+                await self.send(answer)  # the head, held, then the body
             return None
         return file
 
@@ -211,20 +202,20 @@ class SendfileHttpProtocol(HttpToolsProtocol):
         if self.head_bytes > HEAD_LIMIT:
             self._stop_head_timer()
             message = f"the request's head is over {HEAD_LIMIT // 1024} KiB"
-            self._refuse(431, store_error("request-header-too-large", message))
+            self._refuse(431, "request-header-too-large", message)
 
     def send_400_response(self, msg: str) -> None:
         """A head httptools cannot parse: a 400 in the Store's shape (uvicorn's is plain
         text), and the connection closed, as uvicorn does."""
-        self._refuse(400, store_error("bad-request", f"{msg} (the request's head is malformed)"))
+        self._refuse(400, "bad-request", f"{msg} (the request's head is malformed)")
 
-    def _refuse(self, status: int, body: bytes) -> None:
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answer on the transport itself (no request cycle is running) and close."""
+        start, body = error_messages(status, code, message, [(b"connection", b"close")])
         head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
+        for name, value in [*self.server_state.default_headers, *start["headers"]]:
             head.append(b"%s: %s\r\n" % (name, value))
-        head.append(b"content-type: application/json\r\n")
-        head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
-        self.transport.write(b"".join(head) + body)
+        self.transport.write(b"".join([*head, b"\r\n", body["body"]]))
         self.transport.close()
 
     def _arm_head_timer(self) -> None:

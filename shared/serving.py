@@ -30,7 +30,6 @@ behind nginx, which has its own.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import socket
 import threading
@@ -41,6 +40,7 @@ import structlog
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.errors import error_messages
 from shared.health import draining
 from shared.settings import Settings
 
@@ -104,19 +104,9 @@ class BodyReadTimeout:
 
 async def _send_timeout_answer(send: Send, timeout: float) -> None:
     message = f"the request body stopped arriving for {timeout:g} s"
-    body = json.dumps({"error-list": [{"code": "request-timeout", "message": message}]}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    close = [(b"connection", b"close")]
+    for answer in error_messages(408, "request-timeout", message, close):
+        await send(answer)
 
 
 def set_send_timeout(sock: socket.socket, seconds: float) -> None:
