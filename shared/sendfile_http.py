@@ -1,12 +1,15 @@
-"""uvicorn's HTTP/1.1 protocol with two things it lacks: ``sendfile(2)`` for the ASGI
-``http.response.pathsend`` extension, and a timer for request heads.
+"""uvicorn's HTTP/1.1 protocol with what it lacks: ``sendfile(2)`` for the ASGI extensions
+``http.response.pathsend`` and ``http.response.zerocopysend``, and a timer and a size limit
+for request heads.
 
 ``sendfile``: a cache hit in the embedded default is a ``FileResponse``, which sends
 ``http.response.pathsend`` when the server offers it. Here the file then goes to the socket
 through ``loop.sendfile``: the kernel copies it, as nginx does, where Starlette's own path reads
 it in 64 KiB pieces through a thread and granian reads it through user space. asyncio's
 selector loop has ``sendfile``; uvloop has not, so this protocol runs on ``loop="asyncio"``.
-On a TLS connection asyncio falls back to reading and writing the file itself.
+On a TLS connection asyncio falls back to reading and writing the file itself. The followers
+of a fill send parts of its open partial file the same way (``zerocopysend``: the route's
+``FollowedResponse``), where they used to read each part into memory.
 
 The file is opened on the event loop: the route has just found it (a ``stat`` it remembers
 for a few seconds, docs/storage.md "A hit on the local disk"), so the ``open`` is a lookup
@@ -53,7 +56,8 @@ FILE_GONE = error_messages(
 
 
 class SendfileCycle(RequestResponseCycle):
-    """One request and its answer; ``http.response.pathsend`` goes out with ``sendfile``.
+    """One request and its answer; ``http.response.pathsend`` and ``zerocopysend`` go out
+    with ``sendfile``.
 
     The answer's head is held until its body's first message: a file gone before it is
     opened (evicted by the size cap between the route's look and the open) is then answered
@@ -151,7 +155,8 @@ class SendfileCycle(RequestResponseCycle):
 
 
 class SendfileHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, offering ``http.response.pathsend`` and timing heads."""
+    """uvicorn's httptools protocol, offering ``pathsend`` and ``zerocopysend``, and timing
+    and bounding heads."""
 
     head_timeout: float = 60.0
 

@@ -27,11 +27,10 @@ from shared.gateway_config import (
     ACCEL_WHOLE,
     CACHE_RECHECK_HEADER,
 )
+from shared.sendfile_http import PATHSEND, ZEROCOPYSEND
 from shared.upstream import relayed_headers
 
 OCTET_STREAM = "application/octet-stream"
-PATHSEND = "http.response.pathsend"  # the ASGI extension: the server sends a file by its path
-ZEROCOPYSEND = "http.response.zerocopysend"  # ...and parts of an open file
 router = APIRouter()
 
 
