@@ -197,7 +197,7 @@ def create_service_app(
     install_error_handlers(app)
     # The service's own routes first: FastAPI tries each route in turn, and a device's
     # request (a cache hit above all) should not pay for the status routes' look first.
-    # Neither set has a path the other's could match (tests/foundation/test_route_table.py).
+    # No service route can take a status path (tests/foundation/test_routes.py).
     for router in routers:
         app.include_router(router)
     app.include_router(health_router(service, checks, settings.check_timeout))

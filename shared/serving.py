@@ -18,8 +18,9 @@ It has no timer for bodies or for sending.
 Bodies: ``BodyReadTimeout`` below (every service app has it). Sending: the kernel. The
 listening socket gets ``TCP_USER_TIMEOUT`` (inherited by each accepted connection), so a
 connection whose sent bytes stay unacknowledged, or whose client keeps its receive window
-shut, for that long is aborted. That also covers files granian sends by itself
-(``http.response.pathsend``, the cache hits), which no Python code sees.
+shut, for that long is aborted. That also covers the files the server sends by itself (the
+cache hits and a fill's followers: ``sendfile``, or granian's ``pathsend``), which no Python
+code sees.
 
 uvicorn has ``timeout_keep_alive`` and no timer for a request head; ``snap-proxy serve`` runs
 it with :class:`~shared.sendfile_http.SendfileHttpProtocol`, which adds one (from a
